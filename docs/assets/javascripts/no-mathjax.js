@@ -1,0 +1,1 @@
+// Intentionally empty: notebooks get their math from the site-wide KaTeX (see katex-init.js).

@@ -1,0 +1,1 @@
+"""Tested lesson code: every Python listing on the course site is included from here."""
