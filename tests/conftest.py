@@ -43,7 +43,11 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         timeout=900,
+        # Tests serve the site at the root of a local port, whatever the published URL is.
+        env={k: v for k, v in os.environ.items() if k != "SITE_URL"},
     )
     if result.returncode != 0:
-        pytest.fail(f"mkdocs build --strict failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+        pytest.fail(
+            f"mkdocs build --strict failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        )
     return site
