@@ -35,7 +35,13 @@ def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.Comp
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the whole site once per test session with ``mkdocs build --strict``."""
+    """Build the whole site once per test session with ``mkdocs build --strict``.
+
+    ``RL_COURSE_BUILT_SITE=/path`` reuses a site you built yourself (handy while working on
+    the browser test); CI never sets it.
+    """
+    if prebuilt := os.environ.get("RL_COURSE_BUILT_SITE"):
+        return Path(prebuilt)
     site = tmp_path_factory.mktemp("site")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],

@@ -129,8 +129,10 @@ def test_every_page_loads_offline_with_code_and_maths_rendered(
 def test_search_finds_bellman(server: str, browser) -> None:
     page = browser.new_page()
     page.goto(server + "/", wait_until="load")
-    page.locator("label.md-search__icon, label[for='__search']").first.click()
-    page.locator("input.md-search__input").fill("Bellman")
+    page.set_viewport_size({"width": 1280, "height": 900})  # the header search box is visible
+    box = page.locator("input.md-search__input")
+    box.click()
+    box.press_sequentially("Bellman", delay=50)  # Material searches on key events
     results = page.locator(".md-search-result__item")
     results.first.wait_for(timeout=15_000)
     assert results.count() >= 1

@@ -1,0 +1,222 @@
+"""Benchmark: run every hands-on lesson over several seeds and record what it achieves.
+
+Each lesson runs exactly as a reader runs it, ``python -m snippets.<lesson> --seed S``, in
+its own process; the benchmark reads the JSON line the lesson prints last. It writes the raw
+numbers to ``results/benchmark.json``, the table the results page includes to
+``results/table.md`` (rendered from that JSON and nothing else) and the learning-curve
+figure to ``docs/assets/figures/results_cartpole_curves.png``. Running one lesson updates only
+that lesson's entry, so lessons can be benchmarked one at a time.
+"""
+
+# --8<-- [start:imports]
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from snippets import common
+
+# --8<-- [end:imports]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --8<-- [start:lessons]
+@dataclass(frozen=True)
+class Lesson:
+    """How to benchmark one lesson: which number to read and what it must reach."""
+
+    module: str  # snippets.<module>
+    metric: str  # key of the lesson's final JSON line
+    target: float  # the lesson's target for that metric
+    higher_is_better: bool
+    target_text: str  # the target as the issue states it
+    reference: str  # the published or computed anchor
+    args: tuple[str, ...] = ()  # extra arguments for the default run
+    curve: bool = False  # the lesson can write a learning curve with --curve PATH
+
+    def met(self, value: float) -> bool:
+        """Whether one run's value meets the target."""
+        return value >= self.target if self.higher_is_better else value <= self.target
+
+
+LESSONS: dict[str, Lesson] = {
+    "a3": Lesson(
+        "a3_mdp_and_bellman", "v_star_cell_0_1", 24.4, True,
+        "v*(A) = 24.4 to 0.05, under 1 s", "Sutton & Barto Fig. 3.5: v*(A) = 24.4",
+    ),
+}  # fmt: skip
+# --8<-- [end:lessons]
+
+
+# --8<-- [start:run]
+def run_lesson(lesson: Lesson, seed: int, quick: bool = False) -> dict:
+    """Run one lesson once in a fresh process and return its metrics, wall time and curve.
+
+    Raises:
+        RuntimeError: If the lesson exits with an error.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        curve_path = Path(tmp) / "curve.json"
+        cmd = [sys.executable, "-m", f"snippets.{lesson.module}", "--seed", str(seed), *lesson.args]
+        if quick:
+            cmd.append("--quick")
+        if lesson.curve:
+            cmd += ["--curve", str(curve_path)]
+        start = time.perf_counter()
+        env = {**os.environ, "RL_COURSE_PROGRESS": "0", "WANDB_MODE": "disabled"}
+        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+        metrics = json.loads(result.stdout.strip().splitlines()[-1])
+        curve = json.loads(curve_path.read_text()) if lesson.curve and curve_path.exists() else None
+    return {"seed": seed, "wall_seconds": round(seconds, 1), "metrics": metrics, "curve": curve}
+
+
+def summarise(lesson: Lesson, runs: list[dict]) -> dict:
+    """Median, interquartile range and how many seeds met the target."""
+    values = np.array([run["metrics"][lesson.metric] for run in runs], dtype=float)
+    walls = np.array([run["wall_seconds"] for run in runs], dtype=float)
+    q25, median, q75 = np.percentile(values, [25, 50, 75])
+    return {
+        "median": round(float(median), 4),
+        "q25": round(float(q25), 4),
+        "q75": round(float(q75), 4),
+        "met": int(sum(lesson.met(v) for v in values)),
+        "seeds": len(runs),
+        "median_wall_seconds": round(float(np.median(walls)), 1),
+    }
+
+
+# --8<-- [end:run]
+
+
+# --8<-- [start:report]
+def machine_description() -> dict:
+    """The facts a reader needs to compare their numbers with ours."""
+    versions = {}
+    for package in ("torch", "jax", "gymnasium", "stable-baselines3", "transformers", "numpy"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+            versions[package] = "absent"
+    return {
+        "platform": f"{platform.system()} {platform.machine()}",
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def render_table(results: dict) -> str:
+    """The Markdown table the results page includes, built from the JSON alone."""
+    lines = [
+        "| lesson | metric | target | reference | median [IQR] over seeds | seeds meeting target | wall time per seed (median) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(results["lessons"]):
+        entry = results["lessons"][name]
+        s = entry["summary"]
+        lines.append(
+            f"| {name.upper()} `{entry['module']}` | `{entry['metric']}` | {entry['target_text']} "
+            f"| {entry['reference']} | {s['median']:g} [{s['q25']:g}, {s['q75']:g}] "
+            f"| {s['met']} / {s['seeds']} | {s['median_wall_seconds']:g} s |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(results: dict, path: Path) -> Path | None:
+    """Median and interquartile band of every lesson that recorded learning curves."""
+    import matplotlib.pyplot as plt
+
+    curved = {n: e for n, e in results["lessons"].items() if any(r["curve"] for r in e["runs"])}
+    if not curved:
+        return None
+    common.use_course_style()
+    fig, ax = plt.subplots()
+    for name, entry in sorted(curved.items()):
+        curves = [r["curve"] for r in entry["runs"] if r["curve"]]
+        grid = np.linspace(0, min(max(c["x"]) for c in curves), 100)
+        ys = np.array([np.interp(grid, c["x"], c["y"]) for c in curves])
+        q25, median, q75 = np.percentile(ys, [25, 50, 75], axis=0)
+        label = f"{name.upper()} {curves[0].get('label', '')} ({len(curves)} seeds)"
+        ax.plot(grid, median, label=label)
+        ax.fill_between(grid, q25, q75, alpha=0.2)
+    ax.axhline(475, color="grey", ls="--", lw=1, label="solved (475)")
+    ax.set_xlabel(curves[0].get("x_label", "environment steps"))
+    ax.set_ylabel("return")
+    ax.set_title("CartPole-v1: median and interquartile range over seeds")
+    ax.legend()
+    return Path(common.save_figure(fig, path))
+
+
+# --8<-- [end:report]
+
+
+# --8<-- [start:main]
+def main(argv: list[str] | None = None) -> dict:
+    """Benchmark the chosen lessons and update the results files."""
+    parser = common.lesson_parser(__doc__, prog="python -m snippets.benchmark")
+    parser.add_argument(
+        "--lesson",
+        action="append",
+        choices=sorted(LESSONS),
+        help="lesson to run (repeatable; default all)",
+    )
+    parser.add_argument(
+        "--seeds", type=common.positive_int, default=5, help="seeds 0..N-1 (default 5)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "results", help="folder for benchmark.json and table.md"
+    )
+    parser.add_argument(
+        "--figure",
+        type=Path,
+        default=ROOT / "docs" / "assets" / "figures" / "results_cartpole_curves.png",
+    )
+    args = parser.parse_args(argv)
+    names = args.lesson or sorted(LESSONS)
+
+    json_path = args.out / "benchmark.json"
+    results = json.loads(json_path.read_text()) if json_path.exists() else {"lessons": {}}
+    for name in names:
+        lesson = LESSONS[name]
+        runs = [
+            run_lesson(lesson, args.seed + k, quick=args.quick)
+            for k in common.progress(range(args.seeds), desc=name, total=args.seeds)
+        ]
+        results["lessons"][name] = {
+            "module": lesson.module,
+            "metric": lesson.metric,
+            "target_text": lesson.target_text,
+            "reference": lesson.reference,
+            "args": list(lesson.args) + (["--quick"] if args.quick else []),
+            "date": dt.date.today().isoformat(),
+            "machine": machine_description(),
+            "summary": summarise(lesson, runs),
+            "runs": runs,
+        }
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=1) + "\n")
+    (args.out / "table.md").write_text(render_table(results))
+    plot_curves(results, args.figure)
+    return common.emit_metrics(
+        {name: results["lessons"][name]["summary"] for name in names} | {"out": str(args.out)}
+    )
+
+
+if __name__ == "__main__":
+    main()
+# --8<-- [end:main]

@@ -1,0 +1,61 @@
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_module
+
+from snippets import benchmark
+
+
+def fake_runs(values):
+    return [
+        {"seed": i, "wall_seconds": 1.0 + i, "metrics": {"m": v}, "curve": None}
+        for i, v in enumerate(values)
+    ]
+
+
+def test_summary_counts_seeds_meeting_the_target_and_takes_quartiles():
+    lesson = benchmark.Lesson("x", "m", 475.0, True, "≥ 475", "ref")
+    s = benchmark.summarise(lesson, fake_runs([500, 480, 100, 475, 499]))
+    assert s["met"] == 4 and s["seeds"] == 5
+    assert s["median"] == 480 and s["q25"] == 475 and s["q75"] == 499
+    assert s["median_wall_seconds"] == 3.0
+    lower = benchmark.Lesson("x", "m", 6.0, False, "≤ 6", "ref")
+    assert benchmark.summarise(lower, fake_runs([5.0, 7.0]))["met"] == 1
+
+
+def test_results_page_table_is_exactly_the_committed_json():
+    json_path = ROOT / "results" / "benchmark.json"
+    results = json.loads(json_path.read_text())
+    assert (ROOT / "results" / "table.md").read_text() == benchmark.render_table(results)
+    assert '--8<-- "results/table.md"' in (ROOT / "docs" / "results.md").read_text()
+    for name, entry in results["lessons"].items():
+        lesson = benchmark.LESSONS[name]
+        values = [run["metrics"][lesson.metric] for run in entry["runs"]]
+        assert entry["summary"] == benchmark.summarise(lesson, entry["runs"]), name
+        assert len(values) == entry["summary"]["seeds"]
+
+
+def test_cli_runs_a_lesson_and_writes_json_and_table(tmp_path: Path):
+    result = run_module("benchmark", "--lesson", "a3", "--seeds", "2", "--quick", "--out", str(tmp_path),
+                        "--figure", str(tmp_path / "curves.png"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["a3"]["met"] == 2
+    written = json.loads((tmp_path / "benchmark.json").read_text())
+    runs = written["lessons"]["a3"]["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    assert runs[0]["metrics"]["v_star_cell_0_1"] == pytest.approx(24.4, abs=0.05)
+    assert (tmp_path / "table.md").read_text() == benchmark.render_table(written)
+
+
+@pytest.mark.parametrize(
+    ("args", "name"), [(["--seeds", "0"], "--seeds"), (["--lesson", "z9"], "--lesson")]
+)
+def test_bad_arguments_get_one_line(args, name):
+    result = run_module("benchmark", *args)
+    assert (
+        result.returncode == 2
+        and name in result.stderr
+        and len(result.stderr.strip().splitlines()) == 1
+    )
