@@ -38,23 +38,54 @@ class Lesson:
     """How to benchmark one lesson: which number to read and what it must reach."""
 
     module: str  # snippets.<module>
-    metric: str  # key of the lesson's final JSON line
-    target: float  # the lesson's target for that metric
-    higher_is_better: bool
+    metric: str  # key of the lesson's final JSON line; "/" walks into nested objects and lists
+    check: str  # ">=", "<=" or "~" (within `tolerance` of `target`)
+    target: float
     target_text: str  # the target as the issue states it
     reference: str  # the published or computed anchor
     args: tuple[str, ...] = ()  # extra arguments for the default run
     curve: bool = False  # the lesson can write a learning curve with --curve PATH
+    tolerance: float = 0.0
+
+    def value(self, metrics: dict) -> float:
+        """Read this lesson's metric out of one run's JSON line."""
+        node = metrics
+        for key in self.metric.split("/"):
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        return float(node)
 
     def met(self, value: float) -> bool:
         """Whether one run's value meets the target."""
-        return value >= self.target if self.higher_is_better else value <= self.target
+        if self.check == ">=":
+            return value >= self.target
+        if self.check == "<=":
+            return value <= self.target
+        return abs(value - self.target) <= self.tolerance
 
 
 LESSONS: dict[str, Lesson] = {
     "a3": Lesson(
-        "a3_mdp_and_bellman", "v_star_cell_0_1", 24.4, True,
-        "v*(A) = 24.4 to 0.05, under 1 s", "Sutton & Barto Fig. 3.5: v*(A) = 24.4",
+        "a3_mdp_and_bellman", "v_star_cell_0_1", "~", 24.4, "v*(A) within 0.05 of 24.4",
+        "Sutton & Barto Fig. 3.5", tolerance=0.05,
+    ),
+    "b0": Lesson(
+        "b0_multi_armed_bandits", "final_reward/UCB c=2", "~", 1.49,
+        "UCB (c = 2) reward at step 1000 within 0.05 of 1.49", "Sutton & Barto Fig. 2.4",
+        tolerance=0.05,
+    ),
+    "b1-4x4": Lesson(
+        "b1_tabular_q_learning", "greedy_success_eval", ">=", 0.70,
+        "greedy success ≥ 0.70 over 1000 episodes", "optimum 0.744 within 100 steps",
+    ),
+    "b1-8x8": Lesson(
+        "b1_tabular_q_learning", "greedy_success_eval", ">=", 0.80,
+        "greedy success ≥ 0.80 over 1000 episodes", "optimum 0.913 within 200 steps",
+        args=("--map", "8x8"),
+    ),
+    "b2": Lesson(
+        "b2_monte_carlo_methods", "v_13_usable_ace_dealer_2", "~", -0.27726,
+        "v(13, usable ace, dealer 2) within 0.02 of −0.27726", "Sutton & Barto Example 5.4",
+        tolerance=0.02,
     ),
 }  # fmt: skip
 # --8<-- [end:lessons]
@@ -87,7 +118,7 @@ def run_lesson(lesson: Lesson, seed: int, quick: bool = False) -> dict:
 
 def summarise(lesson: Lesson, runs: list[dict]) -> dict:
     """Median, interquartile range and how many seeds met the target."""
-    values = np.array([run["metrics"][lesson.metric] for run in runs], dtype=float)
+    values = np.array([lesson.value(run["metrics"]) for run in runs], dtype=float)
     walls = np.array([run["wall_seconds"] for run in runs], dtype=float)
     q25, median, q75 = np.percentile(values, [25, 50, 75])
     return {

@@ -15,13 +15,21 @@ def fake_runs(values):
 
 
 def test_summary_counts_seeds_meeting_the_target_and_takes_quartiles():
-    lesson = benchmark.Lesson("x", "m", 475.0, True, "≥ 475", "ref")
+    lesson = benchmark.Lesson("x", "m", ">=", 475.0, "≥ 475", "ref")
     s = benchmark.summarise(lesson, fake_runs([500, 480, 100, 475, 499]))
     assert s["met"] == 4 and s["seeds"] == 5
     assert s["median"] == 480 and s["q25"] == 475 and s["q75"] == 499
     assert s["median_wall_seconds"] == 3.0
-    lower = benchmark.Lesson("x", "m", 6.0, False, "≤ 6", "ref")
+    lower = benchmark.Lesson("x", "m", "<=", 6.0, "≤ 6", "ref")
     assert benchmark.summarise(lower, fake_runs([5.0, 7.0]))["met"] == 1
+    near = benchmark.Lesson("x", "m", "~", 1.0, "≈ 1", "ref", tolerance=0.1)
+    assert benchmark.summarise(near, fake_runs([0.95, 1.2, 1.05]))["met"] == 2
+
+
+def test_metric_paths_walk_into_nested_json():
+    lesson = benchmark.Lesson("x", "final/UCB c=2", ">=", 1.0, "", "")
+    assert lesson.value({"final": {"UCB c=2": 1.5}}) == 1.5
+    assert benchmark.Lesson("x", "best/0", ">=", 1.0, "", "").value({"best": [3, 4]}) == 3.0
 
 
 def test_results_page_table_is_exactly_the_committed_json():
@@ -31,7 +39,7 @@ def test_results_page_table_is_exactly_the_committed_json():
     assert '--8<-- "results/table.md"' in (ROOT / "docs" / "results.md").read_text()
     for name, entry in results["lessons"].items():
         lesson = benchmark.LESSONS[name]
-        values = [run["metrics"][lesson.metric] for run in entry["runs"]]
+        values = [lesson.value(run["metrics"]) for run in entry["runs"]]
         assert entry["summary"] == benchmark.summarise(lesson, entry["runs"]), name
         assert len(values) == entry["summary"]["seeds"]
 
