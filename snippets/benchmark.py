@@ -151,6 +151,12 @@ def machine_description() -> dict:
     }
 
 
+def _label(name: str) -> str:
+    """``"b1-8x8"`` -> ``"B1 (8x8)"``: the lesson, then the variant."""
+    lesson, _, variant = name.partition("-")
+    return f"{lesson.upper()} ({variant})" if variant else lesson.upper()
+
+
 def render_table(results: dict) -> str:
     """The Markdown table the results page includes, built from the JSON alone."""
     lines = [
@@ -161,7 +167,7 @@ def render_table(results: dict) -> str:
         entry = results["lessons"][name]
         s = entry["summary"]
         lines.append(
-            f"| {name.upper()} `{entry['module']}` | `{entry['metric']}` | {entry['target_text']} "
+            f"| {_label(name)} `{entry['module']}` | `{entry['metric']}` | {entry['target_text']} "
             f"| {entry['reference']} | {s['median']:g} [{s['q25']:g}, {s['q75']:g}] "
             f"| {s['met']} / {s['seeds']} | {s['median_wall_seconds']:g} s |"
         )
@@ -182,7 +188,7 @@ def plot_curves(results: dict, path: Path) -> Path | None:
         grid = np.linspace(0, min(max(c["x"]) for c in curves), 100)
         ys = np.array([np.interp(grid, c["x"], c["y"]) for c in curves])
         q25, median, q75 = np.percentile(ys, [25, 50, 75], axis=0)
-        label = f"{name.upper()} {curves[0].get('label', '')} ({len(curves)} seeds)"
+        label = f"{_label(name)} {curves[0].get('label', '')} ({len(curves)} seeds)"
         ax.plot(grid, median, label=label)
         ax.fill_between(grid, q25, q75, alpha=0.2)
     ax.axhline(475, color="grey", ls="--", lw=1, label="solved (475)")
