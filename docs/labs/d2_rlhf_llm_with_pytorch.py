@@ -1,0 +1,141 @@
+# %% [markdown]
+# # Lab: inside the mini RLHF pipeline
+#
+# This notebook opens up lesson [D2](../../D_rlhf/D2_rlhf_llm_with_pytorch/). It first runs
+# a few pieces live — the tokenizer with left padding, a short pretraining run, the hidden
+# rater — and then loads the per-iteration logs that the default pipeline wrote
+# (`--save-logs`) to look at every health metric of the two PPO runs, with and without the
+# KL penalty. Everything is imported from `snippets/d2_rlhf_llm_with_pytorch.py`, the module
+# the tests check. It runs in about 15 seconds on a laptop CPU.
+
+# %%
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from snippets import common
+from snippets import d2_rlhf_llm_with_pytorch as d2
+
+common.use_course_style()
+torch.set_num_threads(1)  # the model is tiny: one thread is the fastest on a laptop CPU
+
+# %% [markdown]
+# ## 1. Left padding, positions and the pad token
+#
+# Three prompts of different lengths become one tensor. The pad token (id 0) is not the
+# end-of-sequence token (id 1), padding sits on the left so that every prompt ends in the
+# last column, and positions are counted from each prompt's first real token: exactly what
+# `generate` does, and what every forward pass of the lesson uses.
+
+# %%
+config = d2.Config()
+rng = common.seed_everything(0)
+lm, tokenizer = d2.load_policy_and_tokenizer("tiny", config)
+batch = tokenizer(["the acting", "i loved this", "overall"], padding=True, return_tensors="pt")
+for ids, positions in zip(
+    batch["input_ids"], d2.position_ids_from_mask(batch["attention_mask"]), strict=True
+):
+    print(f"{str(tokenizer.convert_ids_to_tokens(ids.tolist())):45} positions {positions.tolist()}")
+print("pad id", tokenizer.pad_token_id, "| eos id", tokenizer.eos_token_id)
+
+# %% [markdown]
+# ## 2. A short pretraining run, and what the hidden rater thinks
+#
+# One hundred steps (the lesson uses 500) already teach most of the grammar. The gold rater
+# scores each sample: positive words count once each, broken word pairs cost 2, repeated
+# words 1, and a review that never ends 2.
+
+# %%
+losses = d2.pretrain(lm, tokenizer, replace(config, pretrain_steps=100), rng)
+rollout = d2.generate(lm, tokenizer, d2.sample_prompts(rng, 128), config)
+quality = d2.text_quality(tokenizer, rollout)
+print(f"loss {losses[0]:.2f} -> {losses[-1]:.2f}; grammatical samples: {quality['grammatical']:.0%}")
+for words, gold in list(zip(quality["words"], quality["gold"], strict=True))[:8]:
+    print(f"gold {gold:+.0f}  {' '.join(words)}")
+
+fig, (ax_loss, ax_gold) = plt.subplots(1, 2, figsize=(10, 3.4))
+ax_loss.plot(losses)
+ax_loss.set(title="pretraining loss", xlabel="step", ylabel="cross-entropy (nats/token)")
+ax_gold.hist(quality["gold"], bins=np.arange(-8.5, 8.5), color="C1")
+ax_gold.set(title="gold score of 128 samples", xlabel="gold score", ylabel="count")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 3. The default run's logs, metric by metric
+#
+# `python -m snippets.d2_rlhf_llm_with_pytorch --save-logs docs/assets/figures/d2_default_run.json`
+# wrote these numbers (5 minutes; too long to rerun at every site build). The first row is
+# what you optimise and what you want; the second row is what you watch to know whether
+# the run is healthy.
+
+# %%
+run = json.loads((Path(d2.__file__).resolve().parents[1] / "docs/assets/figures/d2_default_run.json").read_text())
+panels = [
+    ("rm_score", "reward-model score"),
+    ("gold_score", "gold score (hidden)"),
+    ("kl", "KL to reference (nats)"),
+    ("grammatical", "grammatical share"),
+    ("entropy", "entropy (nats/token)"),
+    ("clip_fraction", "clip fraction"),
+    ("kl_coef", "KL coefficient beta"),
+    ("length", "completion length (tokens)"),
+]
+labels = {"kl": "with KL penalty", "no_kl": "KL penalty off"}
+fig, axes = plt.subplots(2, 4, figsize=(13, 6))
+for ax, (key, title) in zip(axes.flat, panels, strict=True):
+    for name, log in run["logs"].items():
+        ax.plot(log[key], label=labels[name])
+    ax.set(title=title, xlabel="PPO iteration")
+axes[0, 0].legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Without the penalty the share of grammatical reviews drops to zero and the completions
+# grow longer: the policy has found a region where the reward model keeps paying and the
+# rater does not. Its entropy, perhaps surprisingly, stays high: it samples freely among
+# superlatives that the reward model scores alike. With the penalty, beta barely moves
+# because the KL stays near the controller's target of 4 nats by itself.
+#
+# ## 4. Gold score against distance from the start
+#
+# Gao et al. (2022) plot the gold reward against the square root of the KL from the initial
+# policy. The same picture from our two runs: the penalised run stays at small KL, where
+# proxy and gold rise together; the unpenalised run walks far away, and the gold score
+# turns down while the proxy keeps rising.
+
+# %%
+fig, (ax_gold, ax_proxy) = plt.subplots(1, 2, figsize=(10, 3.6))
+for name, log in run["logs"].items():
+    distance = np.sqrt(np.maximum(log["kl"], 0.0))
+    ax_gold.plot(distance, log["gold_score"], "o-", ms=3, label=labels[name])
+    ax_proxy.plot(distance, log["rm_score"], "o-", ms=3, label=labels[name])
+ax_gold.set(title="gold score", xlabel="sqrt(KL) from the SFT model", ylabel="mean score")
+ax_proxy.set(title="reward-model score", xlabel="sqrt(KL) from the SFT model")
+ax_gold.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 5. Before and after
+#
+# The same evaluation prompts (before the bar) completed by the SFT model and by the two
+# PPO policies.
+
+# %%
+for name in ("sft", "kl", "no_kl"):
+    ev = run["evals"][name]
+    print(f"--- {name}: gold {ev['gold_mean']:+.2f}, KL {ev['kl']:.1f} nats, grammatical {ev['grammatical']:.0%}")
+    print("\n".join(ev["samples"][:5]))
+
+# %% [markdown]
+# ## Try it
+#
+# - Rerun section 2 with 300 steps: how much does the grammatical share improve?
+# - Run the pipeline with a different `--kl-coef` (for example 0.02 or 0.5) and `--save-logs`,
+#   then point section 3 at your file: where does the gold score peak as beta shrinks?

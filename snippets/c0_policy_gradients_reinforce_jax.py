@@ -1,0 +1,576 @@
+"""Lesson C0 in JAX: CartPole written in JAX and REINFORCE trained on many seeds at once.
+
+The algorithm is the one of ``c0_policy_gradients_reinforce`` (same network, same
+reward-to-go, same baseline, same loss, same Adam), but the environment is a pure JAX
+function too. A whole training run then becomes one compiled program: ``lax.scan`` over
+the 500 steps of an episode, ``vmap`` over the episodes of a batch, ``lax.scan`` over the
+updates, and ``vmap`` over seeds, so five seeds train in one call.
+"""
+
+# --8<-- [start:imports]
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snippets import common
+
+# --8<-- [end:imports]
+
+Params = dict[str, jax.Array]
+
+
+# --8<-- [start:config]
+@dataclass(frozen=True)
+class Config:
+    """Hyperparameters; the shared fields have the same defaults as the PyTorch lesson."""
+
+    episodes: int = 1000  # episodes per seed (rounded down to whole batches)
+    batch_episodes: int = 5  # episodes per gradient step, played in parallel by vmap
+    gamma: float = 0.99
+    learning_rate: float = 1e-2
+    hidden: int = 32
+    baseline: bool = True
+    normalize: bool = True
+    entropy_coef: float = 0.0
+    max_steps: int = 500  # CartPole-v1's time limit: the length of every scanned episode
+    solved_return: float = 475.0
+    window: int = 100
+
+
+# --8<-- [end:config]
+
+
+# --8<-- [start:cartpole]
+class CartPole(NamedTuple):
+    """Gymnasium CartPole-v1's constants (classic_control/cartpole.py)."""
+
+    gravity: float = 9.8
+    masscart: float = 1.0
+    masspole: float = 0.1
+    length: float = 0.5  # half the pole's length
+    force_mag: float = 10.0
+    tau: float = 0.02  # seconds per step
+    theta_threshold: float = 12 * 2 * np.pi / 360
+    x_threshold: float = 2.4
+
+
+CARTPOLE = CartPole()
+
+
+def cartpole_reset(key: jax.Array) -> jax.Array:
+    """Initial state (x, x_dot, theta, theta_dot), each uniform in [-0.05, 0.05]."""
+    return jax.random.uniform(key, (4,), minval=-0.05, maxval=0.05)
+
+
+def cartpole_step(
+    state: jax.Array, action: jax.Array, p: CartPole = CARTPOLE
+) -> tuple[jax.Array, jax.Array]:
+    """One explicit-Euler step of the cart-pole equations of motion, as in Gymnasium.
+
+    Args:
+        state: ``(x, x_dot, theta, theta_dot)``.
+        action: 0 pushes the cart left, 1 pushes it right.
+        p: Physical constants.
+
+    Returns:
+        ``(next_state, terminated)``: terminated is True once the pole leans past 12
+        degrees or the cart leaves [-2.4, 2.4]. The reward is +1 for every step taken.
+    """
+    x, x_dot, theta, theta_dot = state
+    force = jnp.where(action == 1, p.force_mag, -p.force_mag)
+    cos, sin = jnp.cos(theta), jnp.sin(theta)
+    total_mass = p.masspole + p.masscart
+    polemass_length = p.masspole * p.length
+    temp = (force + polemass_length * theta_dot**2 * sin) / total_mass
+    theta_acc = (p.gravity * sin - cos * temp) / (
+        p.length * (4.0 / 3.0 - p.masspole * cos**2 / total_mass)
+    )
+    x_acc = temp - polemass_length * theta_acc * cos / total_mass
+    next_state = jnp.stack(
+        [x + p.tau * x_dot, x_dot + p.tau * x_acc, theta + p.tau * theta_dot,
+         theta_dot + p.tau * theta_acc]
+    )
+    x, theta = next_state[0], next_state[2]
+    terminated = (jnp.abs(x) > p.x_threshold) | (jnp.abs(theta) > p.theta_threshold)
+    return next_state, terminated
+
+
+# --8<-- [end:cartpole]
+
+
+# --8<-- [start:policy]
+def init_policy(key: jax.Array, obs_dim: int = 4, n_actions: int = 2, hidden: int = 32) -> Params:
+    """Initialise the same network as the PyTorch lesson (``nn.Linear``'s uniform init).
+
+    Weights are stored ``(in, out)`` so that a layer is ``x @ w + b``.
+    """
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+
+    def uniform(k: jax.Array, shape: tuple[int, ...], fan_in: int) -> jax.Array:
+        bound = 1.0 / np.sqrt(fan_in)
+        return jax.random.uniform(k, shape, minval=-bound, maxval=bound)
+
+    return {
+        "w1": uniform(k1, (obs_dim, hidden), obs_dim),
+        "b1": uniform(k2, (hidden,), obs_dim),
+        "w2": 0.01 * uniform(k3, (hidden, n_actions), hidden),  # start near-uniform
+        "b2": jnp.zeros((n_actions,)),
+    }
+
+
+def policy_logits(params: Params, obs: jax.Array) -> jax.Array:
+    """Action logits for observations of shape ``(..., obs_dim)``."""
+    return jnp.tanh(obs @ params["w1"] + params["b1"]) @ params["w2"] + params["b2"]
+
+
+# --8<-- [end:policy]
+
+
+# --8<-- [start:rollout]
+class Episode(NamedTuple):
+    """One episode padded to ``max_steps``: arrays of shape ``(max_steps, ...)``."""
+
+    obs: jax.Array
+    actions: jax.Array
+    mask: jax.Array  # 1.0 while the episode runs (CartPole's reward), then 0.0
+
+
+def play_episode(params: Params, key: jax.Array, max_steps: int = 500) -> Episode:
+    """Play one episode as a ``lax.scan`` over ``max_steps`` steps.
+
+    A compiled loop needs a fixed length, so the scan always runs ``max_steps`` steps;
+    after termination the state is frozen and ``mask`` is 0, which removes those steps
+    from the returns and the loss.
+    """
+    reset_key, noise_key = jax.random.split(key)
+    # Gumbel-max trick, as in the PyTorch version: argmax(logits + g) samples softmax(logits).
+    noise = jax.random.gumbel(noise_key, (max_steps, 2))  # CartPole has 2 actions
+
+    def step(carry: tuple, g: jax.Array) -> tuple[tuple, tuple]:
+        state, alive = carry
+        action = jnp.argmax(policy_logits(params, state) + g)
+        next_state, terminated = cartpole_step(state, action)
+        mask = alive.astype(jnp.float32)
+        state = jnp.where(alive & ~terminated, next_state, state)
+        return (state, alive & ~terminated), (carry[0], action, mask)
+
+    init = (cartpole_reset(reset_key), jnp.array(True))
+    _, (obs, actions, mask) = jax.lax.scan(step, init, noise)
+    return Episode(obs, actions, mask)
+
+
+# --8<-- [end:rollout]
+
+
+# --8<-- [start:returns]
+def discounted_returns(rewards: jax.Array, gamma: float) -> jax.Array:
+    """Reward-to-go ``G_t = r_t + gamma * G_{t+1}`` along the last axis (a reverse scan).
+
+    Padding carries zero reward, so an episode's returns are unaffected by it.
+    """
+
+    def back(running: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array]:
+        running = r + gamma * running
+        return running, running
+
+    rewards_t = jnp.moveaxis(rewards, -1, 0)
+    _, returns = jax.lax.scan(back, jnp.zeros(rewards_t.shape[1:]), rewards_t, reverse=True)
+    return jnp.moveaxis(returns, 0, -1)
+
+
+# --8<-- [end:returns]
+
+
+# --8<-- [start:baseline]
+def advantages_from_returns(
+    returns: jax.Array, mask: jax.Array, baseline: bool = True, normalize: bool = True
+) -> jax.Array:
+    """Leave-one-out per-time-step baseline and normalisation, as in the PyTorch lesson."""
+    adv = returns * mask
+    if baseline:
+        lead = (returns[:, None, :] - returns[None, :, :]) * mask[None, :, :]
+        others = mask.sum(0, keepdims=True) - mask
+        mean_lead = lead.sum(1) / jnp.maximum(others, 1.0)
+        adv = jnp.where(others > 0, mean_lead, returns) * mask
+    if normalize:
+        n = mask.sum()
+        mean = adv.sum() / n
+        std = jnp.sqrt((((adv - mean) * mask) ** 2).sum() / n)
+        adv = adv / (std + 1e-8)
+    return adv
+
+
+# --8<-- [end:baseline]
+
+
+# --8<-- [start:loss]
+def reinforce_loss(
+    params: Params,
+    obs: jax.Array,
+    actions: jax.Array,
+    advantages: jax.Array,
+    mask: jax.Array,
+    entropy_coef: float = 0.0,
+) -> jax.Array:
+    """The same surrogate loss as the PyTorch lesson, as a function of the parameters."""
+    log_probs = jax.nn.log_softmax(policy_logits(params, obs), axis=-1)
+    taken = jnp.take_along_axis(log_probs, actions[..., None], axis=-1)[..., 0]
+    entropy = -(jnp.exp(log_probs) * log_probs).sum(-1)
+    n = mask.sum()
+    pg_term = -(taken * jax.lax.stop_gradient(advantages) * mask).sum() / n
+    return pg_term - entropy_coef * (entropy * mask).sum() / n
+
+
+# --8<-- [end:loss]
+
+
+# --8<-- [start:adam]
+class AdamState(NamedTuple):
+    """First and second moment estimates and the step count."""
+
+    mu: Params
+    nu: Params
+    count: jax.Array
+
+
+def adam_init(params: Params) -> AdamState:
+    """Zero moments, like ``torch.optim.Adam`` at construction."""
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    return AdamState(zeros, zeros, jnp.array(0))
+
+
+def adam_step(
+    params: Params, grads: Params, state: AdamState, lr: float
+) -> tuple[Params, AdamState]:
+    """One Adam step (the defaults of ``torch.optim.Adam``: betas 0.9, 0.999, eps 1e-8)."""
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    count = state.count + 1
+    mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
+    nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g**2, state.nu, grads)
+    mu_hat = jax.tree.map(lambda m: m / (1 - b1**count), mu)
+    nu_hat = jax.tree.map(lambda v: v / (1 - b2**count), nu)
+    params = jax.tree.map(
+        lambda p, m, v: p - lr * m / (jnp.sqrt(v) + eps), params, mu_hat, nu_hat
+    )
+    return params, AdamState(mu, nu, count)
+
+
+# --8<-- [end:adam]
+
+
+# --8<-- [start:train]
+def train_one_seed(key: jax.Array, cfg: Config) -> jax.Array:
+    """A whole REINFORCE run as one pure function; returns every episode's return.
+
+    Args:
+        key: The run's PRNG key (network initialisation and all sampling).
+        cfg: Hyperparameters (static: they fix the shapes of the compiled program).
+
+    Returns:
+        Episode returns, shape ``(n_updates * batch_episodes,)``, in the order played.
+    """
+    init_key, key = jax.random.split(key)
+    params = init_policy(init_key, hidden=cfg.hidden)
+
+    def update(carry: tuple, update_key: jax.Array) -> tuple[tuple, jax.Array]:
+        params, opt_state = carry
+        keys = jax.random.split(update_key, cfg.batch_episodes)
+        batch = jax.vmap(play_episode, in_axes=(None, 0, None))(params, keys, cfg.max_steps)
+        returns = discounted_returns(batch.mask, cfg.gamma)  # CartPole: reward = mask
+        adv = advantages_from_returns(returns, batch.mask, cfg.baseline, cfg.normalize)
+        grads = jax.grad(reinforce_loss)(
+            params, batch.obs, batch.actions, adv, batch.mask, cfg.entropy_coef
+        )
+        params, opt_state = adam_step(params, grads, opt_state, cfg.learning_rate)
+        return (params, opt_state), batch.mask.sum(-1)
+
+    n_updates = cfg.episodes // cfg.batch_episodes
+    _, returns = jax.lax.scan(
+        update, (params, adam_init(params)), jax.random.split(key, n_updates)
+    )
+    return returns.reshape(-1)
+
+
+def train_many_seeds(seeds: jax.Array, cfg: Config) -> jax.Array:
+    """Train one independent run per seed, all at once: ``vmap`` over the seed's key.
+
+    Returns:
+        Episode returns, shape ``(n_seeds, episodes)``.
+    """
+    keys = jax.vmap(jax.random.key)(seeds)
+    return jax.vmap(train_one_seed, in_axes=(0, None))(keys, cfg)
+
+
+train_many_seeds_jit = jax.jit(train_many_seeds, static_argnums=1)
+
+
+# --8<-- [end:train]
+
+
+def moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` values at each position (fewer at the start)."""
+    v = np.asarray(values, dtype=np.float64)
+    csum = np.concatenate([[0.0], np.cumsum(v)])
+    idx = np.arange(1, len(v) + 1)
+    lo = np.maximum(0, idx - window)
+    return (csum[idx] - csum[lo]) / (idx - lo)
+
+
+def best_mean_return(returns: np.ndarray, window: int) -> float:
+    """Highest ``window``-episode mean reached (over full windows when there are enough)."""
+    ma = moving_average(returns, window)
+    return float(ma[window - 1 :].max() if len(ma) >= window else ma.max())
+
+
+def solved_at(returns: np.ndarray, cfg: Config) -> int | None:
+    """First episode (1-based) at which the ``cfg.window``-episode mean reaches the target."""
+    if len(returns) < cfg.window:
+        return None
+    ma = moving_average(returns, cfg.window)[cfg.window - 1 :]
+    hits = np.nonzero(ma >= cfg.solved_return)[0]
+    return int(hits[0] + cfg.window) if len(hits) else None
+
+
+# --8<-- [start:timing]
+def time_jax_training(seeds: list[int], cfg: Config) -> dict[str, Any]:
+    """Compile, then run, the vmapped training; time the two separately.
+
+    Returns:
+        ``returns`` (n_seeds, episodes) as NumPy, ``compile_seconds``, ``run_seconds``
+        (wall clock) and ``run_cpu_seconds`` (CPU time of all this process's threads).
+    """
+    seed_array = jnp.asarray(seeds)
+    with common.Stopwatch() as compile_watch:
+        compiled = jax.jit(train_many_seeds, static_argnums=1).lower(seed_array, cfg).compile()
+    cpu_start = time.process_time()
+    with common.Stopwatch() as run_watch:
+        returns = compiled(seed_array).block_until_ready()
+    return {
+        "returns": np.asarray(returns),
+        "compile_seconds": compile_watch.seconds,
+        "run_seconds": run_watch.seconds,
+        "run_cpu_seconds": time.process_time() - cpu_start,
+    }
+
+
+# --8<-- [end:timing]
+
+
+# --8<-- [start:ablation]
+ABLATION: dict[str, dict[str, Any]] = {
+    "vanilla: 1 episode per step, no baseline": {"batch_episodes": 1, "baseline": False},
+    "+ 5 episodes per step": {"baseline": False},
+    "+ leave-one-out baseline (the lesson's default)": {},
+    "default + entropy bonus 0.01": {"entropy_coef": 0.01},
+}
+
+
+def run_ablation(seeds: list[int], cfg: Config) -> dict[str, np.ndarray]:
+    """Train every variant of :data:`ABLATION` on the same seeds (one vmapped call each).
+
+    Returns:
+        Variant name -> episode returns of shape ``(n_seeds, episodes)``.
+    """
+    return {
+        name: np.asarray(train_many_seeds_jit(jnp.asarray(seeds), replace(cfg, **changes)))
+        for name, changes in ABLATION.items()
+    }
+
+
+# --8<-- [end:ablation]
+
+
+def plot_ablation(results: dict[str, np.ndarray], cfg: Config, path: str) -> str:
+    """Median and interquartile band of the 100-episode mean return, one line per variant."""
+    common.use_course_style()
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, returns in results.items():
+        curves = np.array([moving_average(r, cfg.window) for r in returns])
+        q25, med, q75 = np.percentile(curves, [25, 50, 75], axis=0)
+        s = ablation_summary(returns, cfg)
+        label = f"{name}\n  solved {s['solved']}/{len(returns)}, still at the end {s['solved_at_end']}"
+        line = ax.plot(med, label=label)[0]
+        ax.fill_between(np.arange(len(med)), q25, q75, color=line.get_color(), alpha=0.15)
+    ax.axhline(cfg.solved_return, color="black", linestyle="--", linewidth=1)
+    ax.set_xlabel("episode")
+    ax.set_ylabel("100-episode mean return (median, IQR)")
+    ax.set_title(f"What makes REINFORCE stable on CartPole ({len(returns)} seeds each, JAX)")
+    ax.set_ylim(0, 520)
+    ax.legend(loc="lower right", fontsize=8)
+    return common.save_figure(fig, path)
+
+
+def ablation_summary(returns: np.ndarray, cfg: Config) -> dict[str, Any]:
+    """Seeds that reached the target, the median episode they did, and how many ended there."""
+    hits = [solved_at(r, cfg) for r in returns]
+    reached = [h for h in hits if h is not None]
+    return {
+        "solved": len(reached),
+        "median_solved_at": float(np.median(reached)) if reached else None,
+        "solved_at_end": int(sum(r[-cfg.window :].mean() >= cfg.solved_return for r in returns)),
+    }
+
+
+def time_torch_training(seeds: list[int], episodes: int) -> dict[str, Any]:
+    """Train the PyTorch lesson's REINFORCE on the same seeds and budget, one after another."""
+    import torch
+
+    from snippets import c0_policy_gradients_reinforce as c0_torch
+
+    torch.set_num_threads(1)
+    cfg = replace(c0_torch.Config(), episodes=episodes)
+    # The first optimizer imports part of torch.compile: pay that outside the timed region.
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    cpu_start = time.process_time()
+    with common.Stopwatch() as watch:
+        runs = [c0_torch.train(cfg, seed) for seed in seeds]
+    return {
+        "returns": np.array([r["returns"] for r in runs]),
+        "seconds": watch.seconds,
+        "cpu_seconds": time.process_time() - cpu_start,
+    }
+
+
+def plot_comparison(
+    jax_returns: np.ndarray,
+    cfg: Config,
+    seeds: list[int],
+    path: str,
+    timings: dict[str, float],
+) -> str:
+    """Left: the JAX runs' learning curves. Right: wall time of JAX vs PyTorch."""
+    common.use_course_style()
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=[2, 1])
+    for seed, ret in zip(seeds, jax_returns, strict=True):
+        ax.plot(moving_average(ret, cfg.window), label=f"seed {seed}")
+    ax.axhline(cfg.solved_return, color="black", linestyle="--", linewidth=1, label="solved (475)")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("100-episode mean return")
+    ax.set_title(f"REINFORCE in JAX: {len(seeds)} seeds in one vmapped call")
+    ax.set_ylim(0, 520)
+    ax.legend(loc="lower right", fontsize=8, ncols=2)
+    names = list(timings)
+    values = [timings[n] for n in names]
+    colors = {"PyTorch": "tab:blue", "JAX\nrun": "tab:orange", "JAX\ncompile": "tab:gray"}
+    bars = bx.bar(names, values, color=[colors[n] for n in names])
+    bx.bar_label(bars, labels=[f"{v:.1f} s" for v in values])
+    bx.set_ylabel("wall time (s)")
+    title = f"{len(seeds)} seeds x {cfg.episodes} episodes"
+    if "PyTorch" in timings:
+        ratio = timings["PyTorch"] / values[names.index("JAX\nrun")]
+        title += f"\nJAX run {ratio:.0f}x faster"
+    bx.set_title(title)
+    return common.save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train REINFORCE in JAX on several seeds at once; optionally race the PyTorch version."""
+    parser = common.lesson_parser(
+        __doc__, prog="python -m snippets.c0_policy_gradients_reinforce_jax"
+    )
+    parser.add_argument(
+        "--episodes", type=common.positive_int, default=Config.episodes,
+        help=f"training episodes per seed, a multiple of the batch of 5 (default {Config.episodes})",
+    )
+    parser.add_argument(
+        "--seeds", type=common.positive_int, default=5,
+        help="number of seeds trained together, seed, seed+1, ... (default 5)",
+    )
+    parser.add_argument(
+        "--lr", type=common.positive_float, default=Config.learning_rate,
+        help=f"Adam learning rate (default {Config.learning_rate})",
+    )
+    parser.add_argument(
+        "--compare-torch", action="store_true",
+        help="also train the PyTorch version on the same seeds and episodes, and time both",
+    )
+    parser.add_argument(
+        "--ablation", metavar="PATH",
+        help="also train the ablation variants on the same seeds and save their figure here",
+    )
+    parser.add_argument("--plot", metavar="PATH", help="save the curves (and timing) figure here")
+    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
+    args = parser.parse_args(argv)
+
+    episodes = 20 if args.quick else args.episodes
+    if episodes % Config.batch_episodes:
+        parser.error(
+            f"argument --episodes: must be a multiple of {Config.batch_episodes}, got {episodes}"
+        )
+    cfg = replace(Config(), episodes=episodes, learning_rate=args.lr)
+    seeds = [args.seed + k for k in range(args.seeds)]
+    jax_run = time_jax_training(seeds, cfg)
+    returns = jax_run["returns"]
+    per_seed = [
+        {
+            "seed": seed,
+            "solved_at": solved_at(ret, cfg),
+            "best_mean_return": best_mean_return(ret, cfg.window),
+            "final_mean_return": float(ret[-cfg.window :].mean()),
+        }
+        for seed, ret in zip(seeds, returns, strict=True)
+    ]
+    metrics: dict[str, Any] = {
+        "episodes": cfg.episodes,
+        "seeds_solved": sum(r["solved_at"] is not None for r in per_seed),
+        "best_mean_return": float(np.mean([r["best_mean_return"] for r in per_seed])),
+        "final_mean_return": float(np.mean([r["final_mean_return"] for r in per_seed])),
+        "compile_seconds": jax_run["compile_seconds"],
+        "jax_seconds": jax_run["run_seconds"],
+        "jax_cpu_seconds": jax_run["run_cpu_seconds"],
+    }
+    timings = {"JAX\nrun": jax_run["run_seconds"], "JAX\ncompile": jax_run["compile_seconds"]}
+    if args.compare_torch:
+        torch_run = time_torch_training(seeds, cfg.episodes)
+        metrics["torch_seconds"] = torch_run["seconds"]
+        metrics["torch_cpu_seconds"] = torch_run["cpu_seconds"]
+        metrics["torch_seeds_solved"] = sum(
+            solved_at(r, cfg) is not None for r in torch_run["returns"]
+        )
+        metrics["speedup"] = torch_run["seconds"] / jax_run["run_seconds"]
+        metrics["cpu_speedup"] = torch_run["cpu_seconds"] / jax_run["run_cpu_seconds"]
+        metrics["speedup_with_compile"] = torch_run["seconds"] / (
+            jax_run["run_seconds"] + jax_run["compile_seconds"]
+        )
+        timings = {"PyTorch": torch_run["seconds"], **timings}
+    if args.ablation:
+        ablation = run_ablation(seeds, cfg)
+        plot_ablation(ablation, cfg, args.ablation)
+        metrics["ablation"] = {
+            name: ablation_summary(rets, cfg) for name, rets in ablation.items()
+        }
+    metrics["runs"] = per_seed
+    if args.plot:
+        plot_comparison(returns, cfg, seeds, args.plot, timings)
+    if args.curve:
+        steps = np.cumsum(returns, axis=1).mean(0)  # CartPole: return = episode length
+        curve = np.mean([moving_average(r, cfg.window) for r in returns], axis=0)
+        os.makedirs(os.path.dirname(args.curve) or ".", exist_ok=True)
+        with open(args.curve, "w") as f:
+            json.dump(
+                {
+                    "x_label": "environment steps",
+                    "x": [round(float(s), 1) for s in steps],
+                    "y": [round(float(c), 2) for c in curve],
+                    "label": "REINFORCE (JAX, C0)",
+                },
+                f,
+            )
+    metrics["config"] = asdict(cfg)
+    return common.emit_metrics(metrics)
+
+
+if __name__ == "__main__":
+    main()

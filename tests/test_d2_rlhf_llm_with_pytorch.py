@@ -1,0 +1,286 @@
+import copy
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_module
+from transformers import GenerationConfig
+
+from snippets import d2_rlhf_llm_with_pytorch as d2
+from snippets.d1_reward_modeling_concepts import RewardModel
+
+TINY = replace(
+    d2.Config(),
+    pretrain_steps=150,
+    preference_prompts=1024,
+    label_temperature=0.5,  # a less noisy rater than the lesson's, to learn from fewer pairs
+    rm_epochs=2,
+    ppo_iterations=8,
+    rollout_batch=32,
+    ppo_epochs=4,
+    minibatch=16,
+    lr=1e-3,  # a larger step than the lesson's, so that 8 iterations show progress
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def sft():
+    """A briefly pretrained tiny policy, shared by the learning tests."""
+    rng = d2.common.seed_everything(0)
+    lm, tokenizer = d2.load_policy_and_tokenizer("tiny", TINY)
+    losses = d2.pretrain(lm, tokenizer, TINY, rng)
+    return lm, tokenizer, losses
+
+
+@pytest.fixture(scope="module")
+def reward_model(sft):
+    lm, tokenizer, _ = sft
+    rng = d2.common.seed_everything(1)
+    data = d2.collect_preferences(lm, tokenizer, TINY, rng, TINY.preference_prompts)
+    n_test = len(data.chosen) // 5
+    test = d2.PreferenceData(
+        data.chosen[:n_test], data.rejected[:n_test], data.gold_margin[:n_test]
+    )
+    train = d2.PreferenceData(
+        data.chosen[n_test:], data.rejected[n_test:], data.gold_margin[n_test:]
+    )
+    rm = RewardModel(copy.deepcopy(lm.base_model), lm.config.hidden_size)
+    d2.train_reward_model(rm, train, tokenizer.pad_token_id, TINY)
+    accuracy = d2.gold_agreement(rm, test, tokenizer.pad_token_id)
+    d2.normalize_reward_model(rm, d2.generate(lm, tokenizer, d2.sample_prompts(rng, 256), TINY))
+    return rm.requires_grad_(False), accuracy
+
+
+# --- corpus, tokenizer and the hidden rater ---------------------------------------------
+
+
+def test_tokenizer_pads_on_the_left_with_a_pad_distinct_from_eos():
+    tokenizer = d2.build_tokenizer()
+    assert tokenizer.pad_token_id != tokenizer.eos_token_id
+    batch = tokenizer(["the movie was", "i"], padding=True)
+    assert batch["input_ids"][1][:2] == [tokenizer.pad_token_id] * 2
+    assert batch["attention_mask"] == [[1, 1, 1], [0, 0, 1]]
+    text = "the acting was great . <eos>"
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    assert (
+        tokenizer.unk_token_id
+        not in tokenizer(" ".join(d2.sample_review(np.random.default_rng(0))))["input_ids"]
+    )
+
+
+def test_corpus_reviews_are_grammatical_and_scored_by_their_sentiment():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        words = d2.sample_review(rng)
+        assert d2.is_grammatical(words, finished=True)
+        assert len(words) <= d2.MAX_REVIEW_WORDS
+        assert d2.gold_score(words, True) == sum(d2.SENTIMENT.get(w, 0) for w in words)
+
+
+def test_gold_score_punishes_word_salad_repetition_and_no_ending():
+    good = "the acting was great .".split()
+    assert d2.gold_score(good, True) == 2
+    assert d2.gold_score(good, False) == 2 - 2  # never emitted EOS
+    # "great great": one bigram the grammar never makes (-2), one repeat (-1), counted once (+2)
+    assert d2.gold_score("the acting was great great .".split(), True) == 2 - 2 - 1
+    assert not d2.is_grammatical("the acting was great great .".split(), True)
+
+
+# --- the mechanics of PPO for text -------------------------------------------------------
+
+
+def test_response_logprobs_are_the_sampling_probabilities_under_left_padding():
+    torch.manual_seed(0)
+    lm, tokenizer = d2.load_policy_and_tokenizer("tiny", TINY)
+    prompts = ["the", "i loved this", "overall it"]  # different lengths: real left padding
+    batch = tokenizer(prompts, padding=True, return_tensors="pt")
+    gen = lm.generate(
+        **batch,
+        generation_config=GenerationConfig(
+            do_sample=True, temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=6,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            output_scores=True, return_dict_in_generate=True,
+        ),
+    )  # fmt: skip
+    ids, p = gen.sequences, batch["input_ids"].shape[1]
+    is_eos = ids[:, p:] == tokenizer.eos_token_id
+    response_mask = ((is_eos.cumsum(1) - is_eos.long()) == 0).long()  # up to the first EOS
+    mask = torch.cat([batch["attention_mask"], response_mask], dim=1)
+    logits, _ = d2.lm_forward(lm, ids, mask)
+    ours = d2.response_logprobs(logits, ids, p, temperature=0.7)
+    # what generate sampled from: log-softmax of its processed (temperature-scaled) scores
+    sampled = torch.stack(
+        [
+            torch.log_softmax(s, -1).gather(-1, ids[:, p + i, None])[:, 0]
+            for i, s in enumerate(gen.scores)
+        ],
+        dim=1,
+    )
+    real = response_mask.bool()
+    torch.testing.assert_close(ours[real], sampled[real], atol=1e-4, rtol=1e-4)
+    # the same numbers from each row alone, without any padding
+    for row in range(len(prompts)):
+        alone_ids = ids[row][mask[row] == 1].unsqueeze(0)
+        n_prompt = int(batch["attention_mask"][row].sum())
+        alone, _ = d2.lm_forward(lm, alone_ids, torch.ones_like(alone_ids))
+        torch.testing.assert_close(
+            d2.response_logprobs(alone, alone_ids, n_prompt, 0.7)[0],
+            ours[row][real[row]],
+            atol=1e-4,
+            rtol=1e-4,
+        )
+    # an off-by-one slice scores each token with the prediction for the next one
+    shifted = torch.log_softmax(logits[:, p:] / 0.7, -1).gather(-1, ids[:, p:, None])[..., 0]
+    assert not torch.allclose(shifted[:, :-1], sampled[:, :-1], atol=1e-2)
+
+
+def test_kl_estimators_are_nonnegative_and_zero_for_identical_policies():
+    gen = torch.Generator().manual_seed(0)
+    logits, ref_logits = torch.randn(4, 7, 30, generator=gen), torch.randn(4, 7, 30, generator=gen)
+    assert (d2.exact_kl_per_token(logits, ref_logits, 1.0) >= 0).all()
+    assert d2.exact_kl_per_token(logits, logits, 0.7).abs().max() < 1e-6
+    logp, ref_logp = torch.log_softmax(logits, -1), torch.log_softmax(ref_logits, -1)
+    tokens = torch.distributions.Categorical(logits=logits).sample()
+    lp, ref_lp = (
+        logp.gather(-1, tokens[..., None])[..., 0],
+        ref_logp.gather(-1, tokens[..., None])[..., 0],
+    )
+    assert (d2.kl_per_token(lp, ref_lp, "k3") >= 0).all()
+    assert d2.kl_per_token(lp, lp, "k1").abs().max() == 0
+    assert d2.kl_per_token(lp, lp, "k3").abs().max() == 0
+    # both sample estimators are unbiased: averaged over many samples they match the exact KL
+    many = torch.distributions.Categorical(logits=logits[0, 0]).sample(
+        (200_000,),
+    )
+    k1 = d2.kl_per_token(logp[0, 0][many], ref_logp[0, 0][many], "k1").mean()
+    k3 = d2.kl_per_token(logp[0, 0][many], ref_logp[0, 0][many], "k3").mean()
+    exact = d2.exact_kl_per_token(logits[0, 0], ref_logits[0, 0], 1.0)
+    assert k1.item() == pytest.approx(exact.item(), rel=0.05)
+    assert k3.item() == pytest.approx(exact.item(), rel=0.05)
+
+
+def test_adaptive_kl_controller_raises_beta_above_target_and_lowers_it_below():
+    ctl = d2.AdaptiveKLController(0.1, target=4.0, horizon=1000)
+    ctl.update(kl=8.0, n_steps=100)  # error clipped to +0.2
+    assert ctl.value == pytest.approx(0.1 * 1.02)
+    ctl = d2.AdaptiveKLController(0.1, target=4.0, horizon=1000)
+    ctl.update(kl=3.6, n_steps=100)  # error -0.1
+    assert ctl.value == pytest.approx(0.1 * 0.99)
+
+
+def test_rewards_put_the_score_on_the_last_real_token():
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    logp = torch.tensor([[-1.0, -1.0, -1.0], [-2.0, -9.0, -9.0]])
+    ref = torch.tensor([[-1.5, -1.0, -0.5], [-1.0, 0.0, 0.0]])
+    rewards = d2.compute_rewards(torch.tensor([3.0, -1.0]), logp, ref, mask, kl_coef=0.1)
+    expected = torch.tensor([[-0.05, 0.0, 3.0 + 0.05], [-1.0 + 0.1, 0.0, 0.0]])
+    torch.testing.assert_close(rewards, expected)
+
+
+def test_gae_matches_hand_computation_and_stops_at_the_end():
+    rewards = torch.tensor([[0.0, 0.0, 1.0, 0.0]])
+    values = torch.tensor([[0.5, 0.2, 0.4, 9.0]])  # 9.0 sits on padding and must be ignored
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    adv, returns = d2.compute_gae(rewards, values, mask, gamma=1.0, lam=1.0)
+    # lambda = 1: advantage = (sum of future rewards) - V(s_t)
+    torch.testing.assert_close(adv, torch.tensor([[0.5, 0.8, 0.6, 0.0]]))
+    torch.testing.assert_close(returns, torch.tensor([[1.0, 1.0, 1.0, 0.0]]))
+    adv0, _ = d2.compute_gae(rewards, values, mask, gamma=1.0, lam=0.0)
+    torch.testing.assert_close(adv0, torch.tensor([[-0.3, 0.2, 0.6, 0.0]]))  # one-step TD errors
+
+
+def test_masked_whiten_uses_only_real_tokens():
+    x = torch.tensor([[1.0, 3.0, 100.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    torch.testing.assert_close(
+        d2.masked_whiten(x, mask), torch.tensor([[-1.0, 1.0, 0.0]]), atol=1e-4, rtol=0
+    )
+
+
+def test_save_pretrained_round_trip_goes_through_the_same_loader(tmp_path):
+    torch.manual_seed(0)
+    lm, tokenizer = d2.load_policy_and_tokenizer("tiny", TINY)
+    lm.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    lm2, tokenizer2 = d2.load_policy_and_tokenizer(str(tmp_path), TINY)
+    assert tokenizer2.padding_side == "left"
+    assert tokenizer2.pad_token_id == tokenizer.pad_token_id != tokenizer2.eos_token_id
+    assert len(tokenizer2) == len(tokenizer)
+    batch = tokenizer2(["the movie was", "i"], padding=True, return_tensors="pt")
+    torch.testing.assert_close(
+        d2.lm_forward(lm2, batch["input_ids"], batch["attention_mask"])[0],
+        d2.lm_forward(lm, batch["input_ids"], batch["attention_mask"])[0],
+    )
+
+
+# --- learning checks on a tiny configuration ---------------------------------------------
+
+
+def test_pretraining_teaches_the_grammar(sft):
+    lm, tokenizer, losses = sft
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10])
+    d2.common.seed_everything(0)
+    rollout = d2.generate(lm, tokenizer, d2.sample_prompts(np.random.default_rng(5), 64), TINY)
+    words = d2.rollout_words(tokenizer, rollout)
+    grammatical = np.mean(
+        [d2.is_grammatical(w, bool(f)) for w, f in zip(words, rollout.finished, strict=True)]
+    )
+    assert grammatical > 0.6
+
+
+def test_reward_model_agrees_with_the_hidden_rater_on_held_out_pairs(reward_model):
+    _, accuracy = reward_model
+    assert accuracy >= 0.85
+
+
+def test_short_seeded_ppo_run_raises_the_reward_model_score(sft, reward_model):
+    lm, tokenizer, _ = sft
+    rm, _ = reward_model
+    frozen = lm.state_dict()["lm_head.weight"].clone()
+    prompts = d2.sample_prompts(np.random.default_rng(7), 128)
+    d2.common.seed_everything(3)
+    before = d2.evaluate(lm, lm, rm, tokenizer, prompts, TINY)
+    policy, logs = d2.train_ppo(lm, rm, tokenizer, TINY, seed=0)
+    d2.common.seed_everything(3)
+    after = d2.evaluate(policy.lm, lm, rm, tokenizer, prompts, TINY)
+    assert after["rm_score"] > before["rm_score"] + 0.4
+    assert before["kl"] == pytest.approx(0.0, abs=1e-5) and 0 < after["kl"] < 10
+    assert all(k >= 0 for k in logs["kl"]) and 0 <= max(logs["clip_fraction"]) < 0.5
+    torch.testing.assert_close(lm.state_dict()["lm_head.weight"], frozen)  # the reference stays put
+
+
+def test_cli_quick_prints_the_headline_metrics():
+    result = run_module("d2_rlhf_llm_with_pytorch", "--quick", "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = {
+        "rm_accuracy",
+        "gold_before",
+        "gold_std_before",
+        "gold_gain_std_kl",
+        "kl_after_kl",
+        "kl_after_no_kl",
+        "seconds",
+    }
+    assert expected <= metrics.keys()
+
+
+def test_cli_rejects_a_bad_kl_coefficient_in_one_line(capsys):
+    # in-process: the same parser and exit path as the command line, without a second
+    # interpreter importing torch
+    with pytest.raises(SystemExit) as exit_info:
+        d2.main(["--kl-coef", "-1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--kl-coef" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
