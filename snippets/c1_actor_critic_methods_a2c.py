@@ -361,12 +361,13 @@ def main(argv: list[str] | None = None) -> dict:
     """Train A2C on CartPole-v1 over one or more seeds and print the metrics as JSON."""
     parser = common.lesson_parser(__doc__, prog="python -m snippets.c1_actor_critic_methods_a2c")
     parser.add_argument("--timesteps", type=common.positive_int, help="env steps per seed (default 200000)")
-    parser.add_argument("--seeds", type=common.positive_int, default=1, help="train seeds seed..seed+N-1")
+    parser.add_argument("--seeds", type=common.positive_int, default=1, help="train N seeds: seed..seed+N-1 (default 1)")
     parser.add_argument("--n-envs", type=common.positive_int, help="parallel environments (default 8)")
     parser.add_argument("--lr", type=common.positive_float, help="learning rate (default 7e-4)")
-    parser.add_argument("--ent-coef", type=common.float_in_range(0, 1), help="entropy bonus weight")
-    parser.add_argument("--gae-lambda", type=common.float_in_range(0, 1), help="GAE lambda (default 1)")
-    parser.add_argument("--eval-every", type=common.positive_int, help="env steps between evaluations")
+    parser.add_argument("--ent-coef", type=common.float_in_range(0, 1), help="entropy bonus weight in [0, 1] (default 0)")
+    parser.add_argument("--gae-lambda", type=common.float_in_range(0, 1), help="GAE lambda in [0, 1] (default 1)")
+    parser.add_argument("--constant-lr", action="store_true", help="do not anneal the learning rate")
+    parser.add_argument("--eval-every", type=common.positive_int, help="env steps between evaluations (default 10000)")
     parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
     parser.add_argument("--curve", metavar="PATH", help="write the mean training curve as JSON")
     parser.add_argument(
@@ -391,6 +392,8 @@ def main(argv: list[str] | None = None) -> dict:
         "ent_coef": args.ent_coef, "gae_lambda": args.gae_lambda, "eval_every": args.eval_every,
     }
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    if args.constant_lr:
+        cfg = replace(cfg, linear_lr_decay=False)
     torch.set_num_threads(1)  # tiny networks: one thread is fastest and leaves cores free
 
     if args.load_runs:

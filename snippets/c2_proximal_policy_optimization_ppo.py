@@ -1,7 +1,10 @@
 """Lesson C2: the PPO losses (clipped surrogate and clipped value loss), shared with D2.
 
 These few lines are the heart of PPO. Chapter D's RLHF trainer imports them from here,
-so the course writes them exactly once.
+so the course writes them exactly once. The module also draws the clipped objective
+(``--plot``) and, for the chapter's comparison table, trains Stable-Baselines3's PPO on
+CartPole-v1 with lesson C1's evaluation harness (``--ppo-timesteps``); both import their
+extra libraries lazily, so importing the losses costs only torch.
 """
 
 # --8<-- [start:imports]

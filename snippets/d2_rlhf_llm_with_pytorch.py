@@ -150,7 +150,6 @@ def sample_review(rng: np.random.Generator) -> list[str]:
     """One review of one or two sentences, as a list of words ending with ".".
 
     A mood drawn per review makes most of its sentiment words agree, like real reviews.
-    No content word repeats within a review.
     """
     mood = rng.uniform(-1.0, 1.0)
     words: list[str] = []
@@ -160,16 +159,12 @@ def sample_review(rng: np.random.Generator) -> list[str]:
         if words and len(words) + len(template) > MAX_REVIEW_WORDS:
             break
         for slot in template:
-            while True:
-                if slot in ("A", "V"):
-                    word = _sentiment_word(ADJECTIVES if slot == "A" else VERBS, mood, rng)
-                elif slot in SLOTS:
-                    word = SLOTS[slot][rng.integers(len(SLOTS[slot]))]
-                else:
-                    word = slot
-                if slot not in SLOTS or word not in words:
-                    break
-            words.append(word)
+            if slot in ("A", "V"):
+                words.append(_sentiment_word(ADJECTIVES if slot == "A" else VERBS, mood, rng))
+            elif slot in SLOTS:
+                words.append(SLOTS[slot][rng.integers(len(SLOTS[slot]))])
+            else:
+                words.append(slot)
     return words
 
 
@@ -867,10 +862,10 @@ def train_ppo(
     seed: int,
     desc: str = "PPO",
 ) -> tuple[PolicyWithValueHead, dict[str, list[float]]]:
-    """Fine-tune a copy of the SFT model with PPO; the SFT model itself stays frozen as the reference.
+    """Fine-tune a copy of the SFT model with PPO; a frozen copy is the reference.
 
     Returns:
-        ``(policy, logs)``: the trained policy and one list per statistic, one entry per iteration.
+        ``(policy, logs)``: the trained policy and, per statistic, one value per iteration.
     """
     rng = common.seed_everything(seed)
     ref_lm = copy.deepcopy(sft_lm).eval().requires_grad_(False)
@@ -1009,7 +1004,7 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
 
 # --8<-- [start:plots]
 def plot_reward_hacking(logs: dict[str, dict[str, list[float]]]) -> Any:
-    """Side by side: reward-model score, gold score and KL per PPO iteration, with and without the penalty."""
+    """Reward-model score, gold score and KL per PPO iteration, one line per run."""
     import matplotlib.pyplot as plt
 
     common.use_course_style()
@@ -1119,7 +1114,10 @@ def main(argv: list[str] | None = None) -> dict:
         "init_kl_coef": args.kl_coef,
     }
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    device = common.pick_device(args.device)
+    try:
+        device = common.pick_device(args.device)
+    except ValueError as err:  # e.g. --device cuda on a machine without a GPU
+        parser.error(f"argument --device: {err}")
     cpu_start = time.process_time()
     with common.Stopwatch() as clock:
         result = run_pipeline(

@@ -26,6 +26,19 @@ def test_summary_counts_seeds_meeting_the_target_and_takes_quartiles():
     assert benchmark.summarise(near, fake_runs([0.95, 1.2, 1.05]))["met"] == 2
 
 
+def test_a_run_meets_the_target_only_if_every_further_condition_holds():
+    # D2's target: gold up >= 1 std *at* KL <= 6 nats; a big gain bought with KL 9 fails.
+    lesson = benchmark.Lesson("x", "gain", ">=", 1.0, "", "", also=(("kl", "<=", 6.0),))
+    runs = [
+        {"seed": 0, "wall_seconds": 1.0, "metrics": {"gain": 1.4, "kl": 4.0}, "curve": None},
+        {"seed": 1, "wall_seconds": 1.0, "metrics": {"gain": 2.5, "kl": 9.0}, "curve": None},
+        {"seed": 2, "wall_seconds": 1.0, "metrics": {"gain": 0.5, "kl": 2.0}, "curve": None},
+    ]
+    s = benchmark.summarise(lesson, runs)
+    assert s["met"] == 1
+    assert s["also"]["kl"] == {"median": 4.0, "q25": 3.0, "q75": 6.5}
+
+
 def test_metric_paths_walk_into_nested_json():
     lesson = benchmark.Lesson("x", "final/UCB c=2", ">=", 1.0, "", "")
     assert lesson.value({"final": {"UCB c=2": 1.5}}) == 1.5

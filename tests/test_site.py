@@ -78,6 +78,16 @@ def test_every_curriculum_file_is_a_page_and_every_py_lesson_a_tested_module(cha
             assert (DOCS / "labs" / f"{lower}.py").is_file(), f"missing lab for {name}"
 
 
+def test_no_control_characters_in_pages_or_code() -> None:
+    # A "\b" or "\t" typed into a Python string that writes Markdown turns "\bar\theta" into
+    # a backspace and a tab, which KaTeX silently refuses to typeset.
+    files = [*DOCS.rglob("*.md"), *DOCS.rglob("*.py"), *SNIPPETS.glob("*.py"), *TESTS.glob("*.py")]
+    bad = [f"{p.relative_to(ROOT)}:{n}" for p in files
+           for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+           if re.search(r"[\x00-\x08\x0b-\x1f]", line)]  # fmt: skip
+    assert not bad, bad
+
+
 def test_no_placeholder_is_left() -> None:
     leftovers = [p for p in DOCS.rglob("*") if p.is_file() and p.suffix in {".md", ".py"}
                  and "PLACEHOLDER-PAGE" in p.read_text(encoding="utf-8")]  # fmt: skip

@@ -6,7 +6,7 @@
 # It does three things:
 #
 # 1. computes a TD target by hand with the lesson's `td_target`, so you can check it on paper;
-# 2. trains Stable-Baselines3's DQN for 3,000 environment steps and plots the periodic
+# 2. trains Stable-Baselines3's DQN for 2,500 environment steps and plots the periodic
 #    evaluation return;
 # 3. compares what the trained Q-network *predicts* along one episode with the discounted
 #    return the agent *actually collects* from each step, which is what a Q-value claims to be.
@@ -45,18 +45,18 @@ print(y.squeeze(1).tolist())
 # %% [markdown]
 # ## 2. A short training run
 #
-# Same settings as the lesson, with only 3,000 steps and an evaluation every 500 steps.
+# Same settings as the lesson, with only 2,500 steps and an evaluation every 500 steps.
 # The first 1,000 steps are random (`learning_starts`), so nothing can improve before then.
 
 # %%
-config = replace(b3.DQNConfig(), total_timesteps=3_000, eval_freq=500, eval_episodes=3)
+config = replace(b3.DQNConfig(), total_timesteps=2_500, eval_freq=500, eval_episodes=3)
 result = b3.train(config, seed=0)
 print(f"trained in {result.seconds:.1f} s; eval returns {result.curve.returns}")
 
 fig, ax = plt.subplots()
 ax.plot(result.curve.steps, result.curve.returns, marker="o")
 ax.axvline(config.learning_starts, color="grey", ls=":", label="learning starts")
-ax.set(xlabel="environment steps", ylabel="greedy eval return", title="DQN on CartPole-v1, 3k steps")
+ax.set(xlabel="environment steps", ylabel="greedy eval return", title="DQN on CartPole-v1, 2.5k steps")
 ax.legend()
 plt.show()
 

@@ -74,12 +74,14 @@ print("last 3 advantages, treated as truncated: ", np.round(as_truncated[-3:], 2
 # ## A short A2C run
 #
 # The lesson's default run takes 200k environment steps; here 12k steps (a few seconds)
-# show the start of learning. The faint line is each finished training episode's return,
-# the bold one the mean of the last 20 episodes.
+# show the start of learning. The learning rate is kept constant: the default anneals it to
+# zero over the budget, which in a run this short would stop learning almost at once.
+# The faint line is each finished training episode's return, the bold one the mean of the
+# last 20 episodes.
 
 # %%
-cfg = replace(c1.Config(), total_timesteps=12_000, eval_every=6_000, eval_episodes=5,
-              final_eval_episodes=5)
+cfg = replace(c1.Config(), total_timesteps=12_000, linear_lr_decay=False, eval_every=6_000,
+              eval_episodes=5, final_eval_episodes=5)
 model, result = c1.train_a2c(cfg, seed=0)
 steps, returns = np.array(result.episode_steps), np.array(result.episode_returns)
 window = 20

@@ -6,7 +6,7 @@
 # rater — and then loads the per-iteration logs that the default pipeline wrote
 # (`--save-logs`) to look at every health metric of the two PPO runs, with and without the
 # KL penalty. Everything is imported from `snippets/d2_rlhf_llm_with_pytorch.py`, the module
-# the tests check. It runs in about 15 seconds on a laptop CPU.
+# the tests check. It runs in about 10 seconds on a laptop CPU, most of it importing torch.
 
 # %%
 import json
@@ -45,15 +45,19 @@ print("pad id", tokenizer.pad_token_id, "| eos id", tokenizer.eos_token_id)
 # %% [markdown]
 # ## 2. A short pretraining run, and what the hidden rater thinks
 #
-# One hundred steps (the lesson uses 500) already teach most of the grammar. The gold rater
-# scores each sample: positive words count once each, broken word pairs cost 2, repeated
-# words 1, and a review that never ends 2.
+# Eighty steps on batches of 32 reviews (the lesson uses 500 steps of 64) teach the model
+# which word follows which; whole sentences take longer. The gold rater scores each sample:
+# positive words count once each, broken word pairs cost 2, repeated words 1, and a review
+# that never ends 2.
 
 # %%
-losses = d2.pretrain(lm, tokenizer, replace(config, pretrain_steps=100), rng)
+losses = d2.pretrain(lm, tokenizer, replace(config, pretrain_steps=80, pretrain_batch=32), rng)
 rollout = d2.generate(lm, tokenizer, d2.sample_prompts(rng, 128), config)
 quality = d2.text_quality(tokenizer, rollout)
-print(f"loss {losses[0]:.2f} -> {losses[-1]:.2f}; grammatical samples: {quality['grammatical']:.0%}")
+print(
+    f"loss {losses[0]:.2f} -> {losses[-1]:.2f}",
+    f"grammatical samples: {quality['grammatical']:.0%}",
+)
 for words, gold in list(zip(quality["words"], quality["gold"], strict=True))[:8]:
     print(f"gold {gold:+.0f}  {' '.join(words)}")
 
@@ -74,7 +78,8 @@ plt.show()
 # the run is healthy.
 
 # %%
-run = json.loads((Path(d2.__file__).resolve().parents[1] / "docs/assets/figures/d2_default_run.json").read_text())
+repo = Path(d2.__file__).resolve().parents[1]
+run = json.loads((repo / "docs/assets/figures/d2_default_run.json").read_text())
 panels = [
     ("rm_score", "reward-model score"),
     ("gold_score", "gold score (hidden)"),
@@ -97,10 +102,10 @@ plt.show()
 
 # %% [markdown]
 # Without the penalty the share of grammatical reviews drops to zero and the completions
-# grow longer: the policy has found a region where the reward model keeps paying and the
-# rater does not. Its entropy, perhaps surprisingly, stays high: it samples freely among
-# superlatives that the reward model scores alike. With the penalty, beta barely moves
-# because the KL stays near the controller's target of 4 nats by itself.
+# run to the 16-token limit: the policy has found a region where the reward model keeps
+# paying and the rater does not. Its entropy first rises while it leaves the SFT model's
+# distribution, then falls as it settles on repeating one word. With the penalty, beta
+# falls while the KL is below the controller's 4-nat target and rises once it overshoots.
 #
 # ## 4. Gold score against distance from the start
 #
@@ -130,12 +135,13 @@ plt.show()
 # %%
 for name in ("sft", "kl", "no_kl"):
     ev = run["evals"][name]
-    print(f"--- {name}: gold {ev['gold_mean']:+.2f}, KL {ev['kl']:.1f} nats, grammatical {ev['grammatical']:.0%}")
+    print(f"--- {name}: gold {ev['gold_mean']:+.2f}, KL {ev['kl']:.1f} nats,", end=" ")
+    print(f"grammatical {ev['grammatical']:.0%}")
     print("\n".join(ev["samples"][:5]))
 
 # %% [markdown]
 # ## Try it
 #
-# - Rerun section 2 with 300 steps: how much does the grammatical share improve?
+# - Rerun section 2 with 300 steps of 64 reviews: how much does the grammatical share improve?
 # - Run the pipeline with a different `--kl-coef` (for example 0.02 or 0.5) and `--save-logs`,
 #   then point section 3 at your file: where does the gold score peak as beta shrinks?
