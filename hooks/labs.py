@@ -1,8 +1,8 @@
 """MkDocs hook for the labs (executed jupytext notebooks under docs/labs/).
 
 1. mkdocs-jupyter caches each executed notebook by the notebook's own text. Our labs
-   import ``snippets/``, so a change there must re-execute them: we fold a hash of every
-   snippets module into the cache folder's name.
+   import ``snippets/`` and some read the benchmark's ``results/``, so a change there must
+   re-execute them: we fold a hash of those files into the cache folder's name.
 2. Readers want a notebook to download, not a jupytext script: after the build we write
    ``<lab>.ipynb`` next to the ``<lab>.py`` source that mkdocs-jupyter copies.
 """
@@ -18,7 +18,7 @@ import jupytext
 def on_config(config):  # noqa: D103 - MkDocs hook signature
     root = Path(config["config_file_path"]).parent
     digest = hashlib.sha256()
-    for path in sorted((root / "snippets").rglob("*.py")):
+    for path in sorted([*(root / "snippets").rglob("*.py"), *(root / "results").glob("*.json")]):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     plugin = config["plugins"]["mkdocs-jupyter"]

@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> dict:
         length = min(len(s) for s, _ in runs)
         mean_curve = np.mean([r[:length] for _, r in runs], axis=0)
         with open(args.curve, "w") as f:
-            label = f"DQN (SB3), {args.preset} settings, mean of {args.seeds} seed(s)"
+            label = f"DQN (SB3), {args.preset} settings" + (f", mean of {args.seeds} seeds" if args.seeds > 1 else "")
             json.dump({"x_label": "environment steps", "x": runs[0][0][:length], "y": mean_curve.tolist(),
                        "label": label}, f)
 

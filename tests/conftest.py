@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+# SB3 makes an (empty) log folder per learn() under /tmp unless told where: one for the session.
+os.environ.setdefault("SB3_LOGDIR", tempfile.mkdtemp(prefix="rl-course-sb3-"))
 
 
 def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -57,3 +60,20 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             f"mkdocs build --strict failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
         )
     return site
+
+
+# Where the suite's time goes: the issues budget each chapter's share of `uv run pytest`,
+# so every run ends with the seconds per chapter (setup, call and teardown of its tests).
+_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    stem = Path(report.nodeid.split("::")[0]).stem.removeprefix("test_")
+    chapter = stem[0].upper() if stem[:1] in "abcde" and stem[1:2].isdigit() else stem
+    _SECONDS[chapter] = _SECONDS.get(chapter, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook
+    if _SECONDS:
+        shares = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(_SECONDS.items()))
+        terminalreporter.write_line(f"seconds per chapter (and shared tests): {shares}")

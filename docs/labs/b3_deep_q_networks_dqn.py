@@ -3,19 +3,19 @@
 #
 # This notebook runs the lesson's code from `snippets/b3_deep_q_networks_dqn.py` on a budget
 # small enough to execute every time the site is built (about 10 seconds on a laptop CPU).
-# It does three things:
+# It does four things:
 #
 # 1. computes a TD target by hand with the lesson's `td_target`, so you can check it on paper;
 # 2. trains Stable-Baselines3's DQN for 2,500 environment steps and plots the periodic
 #    evaluation return;
 # 3. compares what the trained Q-network *predicts* along one episode with the discounted
-#    return the agent *actually collects* from each step, which is what a Q-value claims to be.
-#
-# The full lesson run (100,000 steps, five seeds) is on the lesson page; this is the
-# hands-on miniature.
+#    return the agent *actually collects* from each step, which is what a Q-value claims to be;
+# 4. draws the five seeds of the full 100,000-step run that the results page benchmarks.
 
 # %%
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -107,3 +107,23 @@ plt.show()
 #
 # Try it: raise `total_timesteps` to 20,000 (about a minute) and rerun; the agent usually
 # reaches 500 and the prediction settles close to 100 * (1 - 0.99^(steps left)).
+
+# %% [markdown]
+# ## 4. Five seeds of the full run
+#
+# The results page's benchmark (`uv run python -m snippets.benchmark --lesson b3`) trains the
+# lesson's default 100k-step run on seeds 0 to 4 and keeps every periodic evaluation in
+# `results/benchmark.json`. Drawn one line per seed, with a star at the checkpoint the lesson
+# keeps, they show how much of DQN's story is the seed.
+
+# %%
+repo = Path(b3.__file__).resolve().parents[1]
+entry = json.loads((repo / "results" / "benchmark.json").read_text())["lessons"]["b3"]
+curves = []
+for run in entry["runs"]:
+    seed_metrics = run["metrics"]["per_seed"][0]
+    curves.append({**seed_metrics, "steps": run["curve"]["x"], "returns": run["curve"]["y"]})
+    print(f"seed {run['seed']}: kept {seed_metrics['kept_mean_return']:.1f} "
+          f"(from step {seed_metrics['kept_from_step']:,}), final {seed_metrics['final_mean_return']:.1f}")
+fig = b3.plot_eval_curves(curves, "DQN on CartPole-v1, lesson settings, 5 seeds (star: kept)")
+plt.show()
