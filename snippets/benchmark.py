@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snippets import common
+from snippets import common, manifest
 
 # --8<-- [end:imports]
 
@@ -69,57 +69,20 @@ def _holds(value: float, check: str, bound: float) -> bool:
     return value >= bound if check == ">=" else value <= bound
 
 
-LESSONS: dict[str, Lesson] = {
-    "a3": Lesson(
-        "a3_mdp_and_bellman", "v_star_cell_0_1", "~", 24.4, "v*(A) within 0.05 of 24.4",
-        "Sutton & Barto Fig. 3.5", tolerance=0.05,
-    ),
-    "b0": Lesson(
-        "b0_multi_armed_bandits", "final_reward/UCB c=2", "~", 1.49,
-        "UCB (c = 2) reward at step 1000 within 0.05 of 1.49", "Sutton & Barto Fig. 2.4",
-        tolerance=0.05,
-    ),
-    "b1-4x4": Lesson(
-        "b1_tabular_q_learning", "greedy_success_eval", ">=", 0.70,
-        "greedy success ≥ 0.70 over 1000 episodes", "optimum 0.744 within 100 steps",
-    ),
-    "b1-8x8": Lesson(
-        "b1_tabular_q_learning", "greedy_success_eval", ">=", 0.80,
-        "greedy success ≥ 0.80 over 1000 episodes", "optimum 0.913 within 200 steps",
-        args=("--map", "8x8"),
-    ),
-    "b2": Lesson(
-        "b2_monte_carlo_methods", "v_13_usable_ace_dealer_2", "~", -0.27726,
-        "v(13, usable ace, dealer 2) within 0.02 of −0.27726", "Sutton & Barto Example 5.4",
-        tolerance=0.02,
-    ),
-    "b3": Lesson(
-        "b3_deep_q_networks_dqn", "kept_mean_return", ">=", 475.0,
-        "greedy return ≥ 475 within 100k steps (best checkpoint, 20 fresh episodes)",
-        "RL Zoo: 500 at 50k steps (one published run)", curve=True,
-    ),
-    "c0": Lesson(
-        "c0_policy_gradients_reinforce", "best_mean_return", ">=", 475.0,
-        "100-episode mean return ≥ 475 within 1000 episodes",
-        "PyTorch example solves in ≈ 1000 episodes", curve=True,
-    ),
-    "c0-jax": Lesson(
-        "c0_policy_gradients_reinforce_jax", "speedup", ">=", 10.0,
-        "JAX ≥ 10× faster than PyTorch, same 5 seeds × 1000 episodes (one run, seeds vmapped)",
-        "PureJaxRL ≈ 10× CleanRL on one CPU thread",
-        args=("--compare-torch",), vectorised=True,
-    ),
-    "c1": Lesson(
-        "c1_actor_critic_methods_a2c", "best_eval/0", ">=", 475.0,
-        "greedy eval return ≥ 475 within 200k steps", "RL Zoo: 500 at 500k steps", curve=True,
-    ),
-    "d2": Lesson(
-        "d2_rlhf_llm_with_pytorch", "gold_gain_std_kl", ">=", 1.0,
-        "gold score up ≥ 1 std at KL ≤ 6 nats (and reward model ≥ 90 % held-out accuracy)",
-        "TRL GPT-2 sentiment: reward −0.51 → 1.68, KL target 6 nats",
-        args=("--no-kl-off-run",), also=(("kl_after_kl", "<=", 6.0), ("rm_accuracy", ">=", 0.9)),
-    ),
-}  # fmt: skip
+def lessons_from_manifest() -> dict[str, Lesson]:
+    """Every benchmark entry of ``lessons.toml``, by name (``"b1-8x8"``)."""
+    found = {}
+    for lesson in manifest.lessons():
+        for entry in lesson.benchmark:
+            fields = {k: v for k, v in entry.items() if k != "name"}
+            fields.setdefault("module", lesson.modules[0].name)
+            fields["args"] = tuple(fields.get("args", ()))
+            fields["also"] = tuple(tuple(condition) for condition in fields.get("also", ()))
+            found[entry["name"]] = Lesson(**fields)
+    return found
+
+
+LESSONS: dict[str, Lesson] = lessons_from_manifest()
 # --8<-- [end:lessons]
 
 

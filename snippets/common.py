@@ -9,13 +9,17 @@ inside the functions that need them, so a NumPy-only lesson starts in a fraction
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import json
 import os
 import random
+import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any, NoReturn, TypeVar
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import numpy as np
 
@@ -294,3 +298,156 @@ class Stopwatch:
 
 
 # --8<-- [end:cli]
+
+
+# --8<-- [start:config-cli]
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric Config field, for ``Annotated[...]`` types below."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True: the value must be strictly greater than ``low``
+
+    def check(self, value: float) -> str | None:
+        """Return why ``value`` is out of range, or ``None`` if it is allowed."""
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and value > self.high
+        return f"must be {self.describe()}, got {value:g}" if below or above else None
+
+    def describe(self) -> str:
+        """The range in words: ``"an integer >= 1"``, ``"in [0, 1]"``, ``"> 0"``."""
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"<= {self.high:g}" if self.high is not None else "a number"
+
+
+# The types a Config field declares; the type says what the command line accepts.
+PosInt = Annotated[int, Range(1)]  # budgets, sizes: episodes, timesteps, batch size
+NonNegInt = Annotated[int, Range(0)]  # seeds, counts that may be zero
+PosFloat = Annotated[float, Range(0, low_open=True)]  # learning rates, temperatures
+NonNegFloat = Annotated[float, Range(0)]  # coefficients that may be switched off
+Prob = Annotated[float, Range(0, 1)]  # probabilities, discounts, fractions, λ
+
+
+def _help_comments(cls: type) -> dict[str, str]:
+    """Read each field's trailing ``# comment`` in the class source: it becomes the help."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):  # pragma: no cover - classes defined in a REPL
+        return {}
+    found = re.finditer(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+?)\s*$", source, re.M)
+    return {m[1]: m[2] for m in found}
+
+
+def _parse_value(kind: type, bounds: Range | None, flag: str) -> Callable[[str], Any]:
+    """The argparse ``type=`` for one field: convert the text, then check the range."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {noun}, got {text!r}") from None
+        if bounds is not None and (why := bounds.check(value)):
+            raise argparse.ArgumentTypeError(why)
+        return value
+
+    parse.__name__ = flag  # argparse names the type in some messages
+    return parse
+
+
+def config_parser(
+    config_cls: type,
+    doc: str | None,
+    prog: str,
+    *,
+    quick: Mapping[str, Any] | None = None,
+    aliases: Mapping[str, str] | None = None,
+    skip: Iterable[str] = (),
+) -> LessonParser:
+    """A lesson's parser with one flag per field of its frozen Config dataclass.
+
+    The flag is the field name with dashes (``eval_episodes`` -> ``--eval-episodes``); its
+    type, default and allowed range come from the field's annotation (``PosInt``, ``Prob``,
+    ``bool``, ``Literal[...]`` ...) and its help from the comment after the field. Fields whose
+    type is not a plain int, float, str, bool or Literal (tuples, nested configs) get no flag.
+
+    Args:
+        config_cls: The lesson's ``Config`` dataclass.
+        doc: The module docstring (first line becomes the description).
+        prog: The command, e.g. ``"python -m snippets.b1_tabular_q_learning"``.
+        quick: The ``--quick`` preset: field overrides for a seconds-long run.
+        aliases: Extra, shorter flag names: ``{"total_timesteps": "--timesteps"}``.
+        skip: Field names to leave off the command line.
+
+    Returns:
+        A parser with ``--seed`` (unless Config has a ``seed`` field), ``--quick`` and the
+        Config flags; read it back with :func:`parse_config`.
+    """
+    parser = lesson_parser(doc, prog)
+    parser.set_defaults(_config_cls=config_cls, _quick=dict(quick or {}))
+    if quick:  # say what --quick changes
+        preset = ", ".join(f"{k}={v}" for k, v in quick.items())
+        next(a for a in parser._actions if a.dest == "quick").help = f"a seconds-long run: {preset}"
+    hints = typing.get_type_hints(config_cls, include_extras=True)
+    helps = _help_comments(config_cls)
+    group = parser.add_argument_group("settings (the lesson's Config)")
+    for f in dataclasses.fields(config_cls):
+        if f.name in skip or f.name == "seed" or not f.init:
+            continue
+        kind, bounds = hints[f.name], None
+        if typing.get_origin(kind) is Annotated:
+            kind, *extras = typing.get_args(kind)
+            bounds = next((e for e in extras if isinstance(e, Range)), None)
+        default = f.default
+        names = [f"--{f.name.replace('_', '-')}"]
+        if aliases and f.name in aliases:
+            names.append(aliases[f.name])
+        text = helps.get(f.name, f.name.replace("_", " "))
+        options: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+            options["help"] = f"{text} (default: {default})"
+        elif typing.get_origin(kind) is Literal:
+            choices = typing.get_args(kind)
+            options |= {"choices": choices, "help": f"{text} (default: {default})"}
+        elif kind in (int, float, str):
+            where = f"; {bounds.describe()}" if bounds else ""
+            options |= {
+                "type": _parse_value(kind, bounds, names[0]),
+                "metavar": kind.__name__.upper(),
+            }
+            options["help"] = f"{text} (default: {default}{where})"
+        else:
+            continue
+        group.add_argument(*names, **options)
+    return parser
+
+
+def parse_config(
+    parser: argparse.ArgumentParser, argv: list[str] | None = None
+) -> tuple[Any, argparse.Namespace]:
+    """Parse ``argv`` into the lesson's Config and the remaining arguments.
+
+    Precedence: the Config's defaults, then the ``--quick`` preset if asked for, then every
+    flag given on the command line.
+
+    Returns:
+        ``(config, args)``; ``args`` holds ``seed``, ``quick`` and any extra flags the
+        lesson added itself (``--plot`` ...).
+    """
+    args = parser.parse_args(argv)
+    config_cls = args._config_cls
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    given = {k: v for k, v in vars(args).items() if k in names}
+    preset = args._quick if args.quick else {}
+    config = config_cls(**{**preset, **given})
+    if "seed" in names:
+        config = dataclasses.replace(config, seed=args.seed)
+    return config, args
+
+
+# --8<-- [end:config-cli]

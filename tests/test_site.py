@@ -10,24 +10,20 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from snippets import manifest
+
 DOCS = ROOT / "docs"
 SNIPPETS = ROOT / "snippets"
 TESTS = ROOT / "tests"
 
-# The seed curriculum (shared/seed/curriculum.md): every file becomes a page, every .py
-# lesson also a tested module with the same stem in lower case.
-CURRICULUM = {
-    "A_foundations": ["A0_environment_setup.sh", "A1_introduction_to_rl_concepts.md",
-                      "A2_rl_ecosystem_overview.md", "A3_mdp_and_bellman.py"],
-    "B_core_algorithms": ["B0_multi_armed_bandits.py", "B1_tabular_q_learning.py",
-                          "B2_monte_carlo_methods.py", "B3_deep_q_networks_dqn.py"],
-    "C_policy_gradients": ["C0_policy_gradients_reinforce.py", "C1_actor_critic_methods_a2c.py",
-                           "C2_proximal_policy_optimization_ppo.md"],
-    "D_rlhf": ["D0_introduction_to_rlhf.md", "D1_reward_modeling_concepts.md",
-               "D2_rlhf_llm_with_pytorch.py"],
-    "E_practice": ["E0_debugging_common_pitfalls.md", "E1_ethical_considerations_rl.md",
-                   "E2_further_learning_capstone_idea.md"],
-}  # fmt: skip
+LESSONS = manifest.lessons()
+
+
+def module_file(name: str) -> Path:
+    """``b1_x`` -> snippets/b1_x.py; a package ``d2_x`` -> its __init__; ``d2_x.world`` -> d2_x/world.py."""
+    path = SNIPPETS.joinpath(*name.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
 
 INCLUDE = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"\s*$')
 MARKER = re.compile(r"--8<-- \[(?P<kind>start|end):(?P<name>[\w-]+)\]")
@@ -41,7 +37,14 @@ def pages() -> list[Path]:
 
 
 def modules() -> list[Path]:
-    return sorted(p for p in SNIPPETS.glob("*.py") if p.name != "__init__.py")
+    """Every module under snippets/ (package files included), but not snippets/__init__.py."""
+    return sorted(p for p in SNIPPETS.rglob("*.py") if p != SNIPPETS / "__init__.py")
+
+
+def dotted(path: Path) -> str:
+    """snippets/d2_x/world.py -> "d2_x.world"; snippets/d2_x/__init__.py -> "d2_x"."""
+    parts = path.relative_to(SNIPPETS).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def includes() -> list[tuple[Path, str, str | None]]:
@@ -66,16 +69,36 @@ def test_strict_build_succeeds(built_site: Path) -> None:
     assert (built_site / "search" / "search_index.json").is_file()
 
 
-@pytest.mark.parametrize("chapter", sorted(CURRICULUM))
-def test_every_curriculum_file_is_a_page_and_every_py_lesson_a_tested_module(chapter: str) -> None:
-    for name in CURRICULUM[chapter]:
-        stem, suffix = name.rsplit(".", 1)
-        assert (DOCS / chapter / f"{stem}.md").is_file(), f"missing page for {name}"
-        if suffix == "py":
-            lower = stem.lower()
-            assert (SNIPPETS / f"{lower}.py").is_file(), f"missing module for {name}"
-            assert (TESTS / f"test_{lower}.py").is_file(), f"missing tests for {name}"
-            assert (DOCS / "labs" / f"{lower}.py").is_file(), f"missing lab for {name}"
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.stem)
+def test_every_manifest_lesson_has_its_page_modules_tests_and_lab(lesson: manifest.Lesson) -> None:
+    assert (DOCS / lesson.page).is_file(), f"missing page docs/{lesson.page}"
+    for module in lesson.modules:
+        assert module_file(module.name).is_file(), f"missing module for {module.name}"
+        top = module.name.split(".")[0]
+        assert (TESTS / f"test_{top}.py").is_file(), f"missing tests/test_{top}.py"
+    if lesson.kind == "hands-on":
+        assert lesson.modules and lesson.lab, f"{lesson.stem} is hands-on: it needs a module and a lab"
+    lab = DOCS / "labs" / f"{lesson.lower}.py"
+    assert lab.is_file() == lesson.lab, f"lab = {lesson.lab} in lessons.toml but {lab} exists: {lab.is_file()}"
+
+
+def test_the_manifest_lists_every_page_lab_and_module_on_disk() -> None:
+    pages_listed = {lesson.page for lesson in LESSONS}
+    chapter_pages = {p.relative_to(DOCS).as_posix() for p in DOCS.glob("[A-Z]_*/*.md")}
+    assert chapter_pages == pages_listed, chapter_pages ^ pages_listed
+    labs_listed = {lesson.lower for lesson in LESSONS if lesson.lab}
+    assert {p.stem for p in (DOCS / "labs").glob("*.py")} == labs_listed
+    listed = {m.name for m in manifest.all_modules()}
+    assert {dotted(p) for p in modules()} == listed, {dotted(p) for p in modules()} ^ listed
+
+
+def test_the_nav_and_api_pages_come_from_the_manifest(built_site: Path) -> None:
+    for module in manifest.all_modules():
+        html = (built_site / "api" / module.name / "index.html").read_text(encoding="utf-8")
+        assert f"snippets.{module.name}" in html
+    for lesson in LESSONS:
+        page = built_site / lesson.folder / lesson.stem / "index.html"
+        assert page.is_file(), page
 
 
 def test_no_control_characters_in_pages_or_code() -> None:
@@ -88,22 +111,14 @@ def test_no_control_characters_in_pages_or_code() -> None:
     assert not bad, bad
 
 
-def test_no_placeholder_is_left() -> None:
-    leftovers = [p for p in DOCS.rglob("*") if p.is_file() and p.suffix in {".md", ".py"}
-                 and "PLACEHOLDER-PAGE" in p.read_text(encoding="utf-8")]  # fmt: skip
-    assert not leftovers, leftovers
-
-
-@pytest.mark.parametrize("module", modules(), ids=lambda p: p.stem)
-def test_every_module_has_a_page_an_api_page_and_a_test_module(module: Path) -> None:
+@pytest.mark.parametrize("module", modules(), ids=dotted)
+def test_every_module_is_shown_on_a_page_and_has_a_test_module(module: Path) -> None:
     rel = module.relative_to(ROOT).as_posix()
     assert any(path == rel for _, path, _ in includes()), f"no page includes {rel}"
-    api = DOCS / "api" / f"{module.stem}.md"
-    assert api.is_file() and f"::: snippets.{module.stem}" in api.read_text(encoding="utf-8")
-    assert (TESTS / f"test_{module.stem}.py").is_file()
+    assert (TESTS / f"test_{dotted(module).split('.')[0]}.py").is_file()
 
 
-@pytest.mark.parametrize("module", modules(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("module", modules(), ids=dotted)
 def test_every_section_marker_is_balanced_and_shown_on_some_page(module: Path) -> None:
     text = module.read_text(encoding="utf-8")
     starts = [m["name"] for m in MARKER.finditer(text) if m["kind"] == "start"]

@@ -1,0 +1,94 @@
+"""The course manifest: read ``lessons.toml``, where every lesson is written down once.
+
+The MkDocs hook that builds the navigation and the API pages, the site test and the
+benchmark all read the lessons from here, so adding a lesson is one entry in that file.
+"""
+
+# --8<-- [start:manifest]
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "lessons.toml"
+KINDS = ("setup", "reading", "hands-on")
+
+
+@dataclass(frozen=True)
+class Module:
+    """A snippets module and the title of its API page."""
+
+    name: str  # snippets.<name>
+    title: str
+    intro: str = ""  # a line under the API page's title
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One lesson: a page, the modules it is built from, a lab and benchmark entries."""
+
+    stem: str  # e.g. "B1_tabular_q_learning"
+    kind: str  # "setup", "reading" or "hands-on"
+    chapter: str  # e.g. "B · Core algorithms"
+    folder: str  # e.g. "B_core_algorithms"
+    modules: tuple[Module, ...] = ()
+    lab: bool = False
+    benchmark: tuple[dict, ...] = ()  # keyword arguments of snippets.benchmark.Lesson
+
+    @property
+    def page(self) -> str:
+        """The page, relative to ``docs/``."""
+        return f"{self.folder}/{self.stem}.md"
+
+    @property
+    def lower(self) -> str:
+        """The stem in lower case: the name of its module, test and lab."""
+        return self.stem.lower()
+
+
+@cache
+def lessons() -> tuple[Lesson, ...]:
+    """Every lesson in course order, as ``lessons.toml`` lists them.
+
+    Raises:
+        ValueError: If an entry has an unknown kind or chapter letter, or a stem twice.
+    """
+    data = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
+    found = []
+    for entry in data["lesson"]:
+        letter = entry["stem"][0]
+        if entry["kind"] not in KINDS or letter not in data["chapters"]:
+            raise ValueError(f"lessons.toml: bad kind or chapter in {entry['stem']!r}")
+        found.append(
+            Lesson(
+                stem=entry["stem"],
+                kind=entry["kind"],
+                chapter=data["chapters"][letter],
+                folder=data["folders"][letter],
+                modules=tuple(Module(**m) for m in entry.get("modules", ())),
+                lab=entry.get("lab", False),
+                benchmark=tuple(entry.get("benchmark", ())),
+            )
+        )
+    stems = [lesson.stem for lesson in found]
+    if len(set(stems)) != len(stems):
+        raise ValueError("lessons.toml: a stem is listed twice")
+    return tuple(found)
+
+
+@cache
+def support_modules() -> tuple[Module, ...]:
+    """Modules that belong to no single lesson (shared helpers, the benchmark)."""
+    data = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
+    return tuple(Module(**m) for m in data.get("support", ()))
+
+
+def all_modules() -> tuple[Module, ...]:
+    """Every module with an API page: the lessons' modules in order, then the support ones."""
+    return tuple(m for lesson in lessons() for m in lesson.modules) + support_modules()
+
+
+# --8<-- [end:manifest]
