@@ -1,0 +1,288 @@
+"""Lesson D3, verifiable rewards: GRPO on two-digit addition with an exact checker.
+
+No reward model and no preferences: a program checks the answer. The tiny GPT-2 is
+pretrained on sums of which only some are right (its "web data" is noisy), so it starts
+with partial skill: the right answer is among its samples, but not always on top. GRPO
+with the checker as the reward then raises pass@1. pass@k for large k shows what it did
+not do: the model does not solve problems that none of its samples solved before.
+"""
+
+# --8<-- [start:imports]
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from snippets import common, curves
+from snippets import d2_rlhf_llm_with_pytorch as d2
+from snippets.d3_grpo_rloo_and_dpo import losses
+
+# --8<-- [end:imports]
+
+
+# --8<-- [start:config]
+@dataclass(frozen=True)
+class RLVRConfig:
+    """Settings of the addition task and its GRPO run."""
+
+    digits: common.PosInt = 2  # operands have this many digits
+    correct_fraction: common.Prob = 0.35  # share of right answers in the pretraining data
+    pretrain_steps: common.PosInt = 400  # next-token steps on the noisy sums
+    pretrain_batch: common.PosInt = 128  # sums per pretraining step
+    pretrain_lr: common.PosFloat = 3e-3  # AdamW learning rate for pretraining
+    grpo_steps: common.PosInt = 200  # GRPO iterations
+    prompts_per_step: common.PosInt = 32  # problems per iteration
+    group_size: common.PosInt = 8  # G: samples per problem
+    lr: common.PosFloat = 1e-3  # Adam learning rate for GRPO
+    epsilon: common.Prob = 0.2  # clip range of the ratio
+    beta: common.NonNegFloat = 0.0  # KL weight (TRL's default: 0)
+    aggregation: Literal["grpo", "dapo", "dr_grpo"] = "dapo"  # how token losses are averaged
+    temperature: common.PosFloat = 1.0  # sampling temperature
+    eval_problems: common.PosInt = 200  # held-out problems for pass@k
+    eval_samples: common.PosInt = 64  # samples per problem: pass@k for k up to this
+    n_layer: common.PosInt = 2  # GPT-2 layers
+    n_embd: common.PosInt = 64  # GPT-2 width
+
+    @property
+    def max_new_tokens(self) -> int:
+        """The longest answer (digits + 1 for a carry) plus EOS."""
+        return self.digits + 2
+
+
+# --8<-- [end:config]
+
+
+# --8<-- [start:task]
+PAD, EOS, UNK = d2.PAD, d2.EOS, d2.UNK
+VOCAB = [PAD, EOS, UNK, *"0123456789", "+", "="]
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """One token per digit or sign; words are separated by spaces ("4 7 + 3 5 =")."""
+    backend = Tokenizer(models.WordLevel({t: i for i, t in enumerate(VOCAB)}, unk_token=UNK))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token=PAD, eos_token=EOS, unk_token=UNK, padding_side="left"
+    )
+
+
+def sample_problems(rng: np.random.Generator, n: int, digits: int) -> np.ndarray:
+    """``n`` pairs of operands, each with exactly ``digits`` digits; shape (n, 2)."""
+    return rng.integers(10 ** (digits - 1), 10**digits, size=(n, 2))
+
+
+def prompt_text(a: int, b: int) -> str:
+    """``47, 35`` -> ``"4 7 + 3 5 ="``."""
+    return f"{' '.join(str(a))} + {' '.join(str(b))} ="
+
+
+def plausible_wrong_answer(a: int, b: int, rng: np.random.Generator) -> int:
+    """A mistake a careless adder makes: a dropped carry, or an answer off by one or ten."""
+    no_carry = int(
+        "".join(str((int(x) + int(y)) % 10) for x, y in zip(str(a), str(b), strict=True))
+    )
+    for candidate in rng.permutation([no_carry, a + b + 1, a + b - 1, a + b + 10, a + b - 10]):
+        if candidate != a + b and candidate >= 0:
+            return int(candidate)
+    return a + b + 1  # pragma: no cover - the list always holds a wrong answer
+
+
+def check(a: int, b: int, words: list[str], finished: bool) -> float:
+    """The verifier: 1.0 if the completion is exactly the digits of a + b, then EOS."""
+    return float(finished and "".join(words) == str(a + b))
+
+
+# --8<-- [end:task]
+
+
+# --8<-- [start:model]
+def build_model(cfg: RLVRConfig, tokenizer: PreTrainedTokenizerFast) -> GPT2LMHeadModel:
+    """A tiny GPT-2 built from a config in code (no download)."""
+    model = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tokenizer), n_positions=32, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
+            n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+            bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )  # fmt: skip
+    d2.disable_dropout(model)
+    return model
+
+
+def pretrain(
+    lm: GPT2LMHeadModel,
+    tokenizer: PreTrainedTokenizerFast,
+    cfg: RLVRConfig,
+    rng: np.random.Generator,
+) -> list[float]:
+    """Supervised next-token training on sums that are right only ``correct_fraction`` of the time.
+
+    Only the answer tokens (and EOS) carry loss, as in SFT on prompt/answer pairs.
+
+    Returns:
+        The loss of every step.
+    """
+    optimizer = torch.optim.AdamW(lm.parameters(), lr=cfg.pretrain_lr, weight_decay=0.01)
+    lm.train()
+    history = []
+    for _ in common.progress(range(cfg.pretrain_steps), desc="pretraining on noisy sums"):
+        problems = sample_problems(rng, cfg.pretrain_batch, cfg.digits)
+        right = rng.random(len(problems)) < cfg.correct_fraction
+        answers = [
+            a + b if ok else plausible_wrong_answer(a, b, rng)
+            for (a, b), ok in zip(problems, right, strict=True)
+        ]
+        prompts = [prompt_text(a, b) for a, b in problems]
+        texts = [f"{p} {' '.join(str(s))} {EOS}" for p, s in zip(prompts, answers, strict=True)]
+        batch = tokenizer(texts, padding=True, return_tensors="pt")
+        n_prompt = len(prompts[0].split())  # every prompt has the same number of tokens
+        answer_len = batch["attention_mask"].sum(1) - n_prompt
+        width = batch["input_ids"].shape[1]
+        is_answer = torch.arange(width)[None] >= (width - answer_len)[:, None]
+        targets = batch["input_ids"].masked_fill(~is_answer, -100)[:, 1:]
+        logits, _ = d2.lm_forward(lm, batch["input_ids"], batch["attention_mask"])
+        loss = F.cross_entropy(logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=-100)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(loss.item())
+    lm.eval()
+    return history
+
+
+# --8<-- [end:model]
+
+
+# --8<-- [start:sample-and-check]
+@torch.no_grad()
+def sample_and_check(
+    lm: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, problems: np.ndarray, cfg: RLVRConfig
+) -> tuple[d2.Rollout, torch.Tensor]:
+    """One sampled answer per row of ``problems``, and the checker's reward for each."""
+    rollout = d2.generate(lm, tokenizer, [prompt_text(a, b) for a, b in problems], cfg)
+    answers = rollout.input_ids[:, rollout.prompt_length :] * rollout.response_mask
+    words = [tokenizer.decode(row, skip_special_tokens=True).split() for row in answers.tolist()]
+    rewards = [
+        check(a, b, w, f)
+        for (a, b), w, f in zip(problems, words, rollout.finished.tolist(), strict=True)
+    ]
+    return rollout, torch.tensor(rewards)
+
+
+# --8<-- [end:sample-and-check]
+
+
+# --8<-- [start:grpo-step]
+def grpo_step(
+    lm: GPT2LMHeadModel,
+    ref_lm: GPT2LMHeadModel | None,
+    tokenizer: PreTrainedTokenizerFast,
+    optimizer: torch.optim.Optimizer,
+    problems: np.ndarray,
+    cfg: RLVRConfig,
+) -> dict[str, float]:
+    """One GRPO iteration: G samples per problem, group advantages, one clipped update.
+
+    Returns:
+        The mean reward (pass rate of the samples) and the loss's statistics.
+    """
+    repeated = np.repeat(problems, cfg.group_size, axis=0)  # groups sit next to each other
+    rollout, rewards = sample_and_check(lm, tokenizer, repeated, cfg)
+    advantages = losses.group_advantages(rewards, cfg.group_size)
+    ids, attn, p = rollout.input_ids, rollout.attention_mask, rollout.prompt_length
+    logits, _ = d2.lm_forward(lm, ids, attn)
+    logprobs = d2.response_logprobs(logits, ids, p, cfg.temperature)
+    ref_logprobs = None
+    if cfg.beta > 0 and ref_lm is not None:
+        with torch.no_grad():
+            ref_logprobs = d2.response_logprobs(
+                d2.lm_forward(ref_lm, ids, attn)[0], ids, p, cfg.temperature
+            )
+    loss, stats = losses.grpo_loss(
+        logprobs, logprobs.detach(), advantages, rollout.response_mask.float(),
+        ref_logprobs=ref_logprobs, beta=cfg.beta, epsilon=cfg.epsilon, how=cfg.aggregation,
+        max_len=cfg.max_new_tokens,
+    )  # fmt: skip
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
+    optimizer.step()
+    return {"reward": rewards.mean().item(), "loss": loss.item(), **stats}
+
+
+# --8<-- [end:grpo-step]
+
+
+# --8<-- [start:pass-at-k]
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Chen et al. (2021)'s unbiased estimate of P(at least one of k samples is right).
+
+    From ``n`` samples of which ``c`` are right: ``1 - C(n - c, k) / C(n, k)``.
+    """
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def pass_at_k_curve(
+    lm: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, problems: np.ndarray, cfg: RLVRConfig
+) -> dict[int, float]:
+    """pass@k for k = 1, 2, 4, ... up to ``eval_samples``, averaged over ``problems``."""
+    n = cfg.eval_samples
+    correct = np.zeros(len(problems), dtype=int)
+    for start in range(0, len(problems), max(1, 1024 // n)):
+        chunk = problems[start : start + max(1, 1024 // n)]
+        _, rewards = sample_and_check(lm, tokenizer, np.repeat(chunk, n, axis=0), cfg)
+        correct[start : start + len(chunk)] = rewards.view(len(chunk), n).sum(1).numpy()
+    ks = [2**i for i in range(int(math.log2(n)) + 1)]
+    return {k: float(np.mean([pass_at_k(n, int(c), k) for c in correct])) for k in ks}
+
+
+# --8<-- [end:pass-at-k]
+
+
+# --8<-- [start:run]
+def run_rlvr(cfg: RLVRConfig, seed: int) -> dict:
+    """Pretrain to partial skill, measure pass@k, train with GRPO, measure again.
+
+    Returns:
+        pass@k before and after, the reward per iteration, and timings.
+    """
+    rng = common.seed_everything(seed)
+    tokenizer = build_tokenizer()
+    lm = build_model(cfg, tokenizer)
+    with common.Stopwatch() as pretraining:
+        pretrain(lm, tokenizer, cfg, rng)
+    held_out = sample_problems(
+        np.random.default_rng(seed + curves.EVAL_SEED_OFFSET), cfg.eval_problems, cfg.digits
+    )
+    before = pass_at_k_curve(lm, tokenizer, held_out, cfg)
+    ref_lm = build_model(cfg, tokenizer)
+    ref_lm.load_state_dict(lm.state_dict())
+    optimizer = torch.optim.Adam(lm.parameters(), lr=cfg.lr)
+    rewards = []
+    with common.Stopwatch() as training:
+        for _ in common.progress(range(cfg.grpo_steps), desc="GRPO on the checker"):
+            problems = sample_problems(rng, cfg.prompts_per_step, cfg.digits)
+            rewards.append(
+                grpo_step(lm, ref_lm.requires_grad_(False), tokenizer, optimizer, problems, cfg)[
+                    "reward"
+                ]
+            )
+    after = pass_at_k_curve(lm, tokenizer, held_out, cfg)
+    return {
+        "pass_at_1_before": before[1], "pass_at_1_after": after[1],
+        "pass_at_k_before": before, "pass_at_k_after": after, "train_reward": rewards,
+        "seconds_pretrain": pretraining.seconds, "seconds_grpo": training.seconds,
+    }  # fmt: skip
+
+
+# --8<-- [end:run]
