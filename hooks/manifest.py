@@ -26,6 +26,7 @@ def build_nav() -> list:
     api = [f"api/{module.name}.md" for module in manifest.all_modules()]
     return [
         {"Home": "index.md"},
+        {"Notation": "notation.md"},
         *({title: pages} for title, pages in chapters.items()),
         {"Results": "results.md"},
         {"Labs": ["labs/index.md", *labs]},

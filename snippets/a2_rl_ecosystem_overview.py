@@ -13,7 +13,7 @@ import importlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -28,15 +28,15 @@ from snippets import common
 class Config:
     """Settings of the lesson's default run."""
 
-    env_id: str = "CartPole-v1"
-    algo: str = "ppo"  # or "a2c"
-    timesteps: int = 20_000  # training steps (--quick: 512)
-    n_steps: int = 128  # PPO: steps per rollout, then updates
-    batch_size: int = 64  # PPO: minibatch size
-    n_epochs: int = 4  # PPO: passes over each rollout
-    random_episodes: int = 100  # random baseline (--quick: 20)
-    eval_episodes: int = 20  # trained agent (--quick: 5)
-    torch_threads: int = 1  # small MLPs run fastest on one thread
+    env_id: str = "CartPole-v1"  # any Gymnasium id with Box or Discrete spaces
+    algo: Literal["ppo", "a2c"] = "ppo"  # the SB3 algorithm to train
+    timesteps: common.PosInt = 20_000  # training steps
+    n_steps: common.PosInt = 128  # PPO: steps per rollout, then updates
+    batch_size: common.PosInt = 64  # PPO: minibatch size
+    n_epochs: common.PosInt = 4  # PPO: passes over each rollout
+    random_episodes: common.PosInt = 100  # episodes of the random baseline
+    eval_episodes: common.PosInt = 20  # episodes that score the trained agent
+    torch_threads: common.PosInt = 1  # small MLPs run fastest on one thread
 
 
 # --8<-- [end:config]
@@ -190,9 +190,11 @@ def make_agent(
     Returns:
         A ``stable_baselines3.PPO`` or ``A2C`` model on the CPU.
     """
+    import torch
     from stable_baselines3 import A2C, PPO  # imports torch (seconds): only here
 
     cfg = cfg or Config()
+    torch.set_num_threads(cfg.torch_threads)
     env = gym.make(env_id)
     common_kwargs = dict(seed=seed, device="cpu", verbose=0, tensorboard_log=tensorboard_log)
     if algo == "ppo":
@@ -293,7 +295,7 @@ def save_and_reload(model: Any, path: str | Path) -> Any:
 
 # --8<-- [start:plot]
 def plot_returns(
-    random: np.ndarray, trained: np.ndarray, title: str, solved_at: float | None = None
+    random: np.ndarray, trained: np.ndarray, title: str, solved_return: float | None = None
 ) -> Any:
     """Histogram of episode returns: random actions against the trained agent.
 
@@ -308,16 +310,15 @@ def plot_returns(
     common.use_course_style()
     fig, ax = plt.subplots()
     low = min(float(random.min()), float(trained.min()), 0.0)
-    high = max(float(random.max()), float(trained.max()), solved_at or 0.0)
+    high = max(float(random.max()), float(trained.max()), solved_return or 0.0)
     bins = np.linspace(low, high + 0.02 * (high - low) + 1.0, 41)
     for returns, label in ((random, "random actions"), (trained, "trained agent")):
         weights = np.full(len(returns), 1.0 / len(returns))
         label = f"{label}: mean {returns.mean():.1f} over {len(returns)} episodes"
         ax.hist(returns, bins=bins, weights=weights, alpha=0.7, label=label)
-    if solved_at is not None:
-        ax.axvline(
-            solved_at, color="black", linestyle="--", linewidth=1, label=f"solved ({solved_at:g})"
-        )
+    if solved_return is not None:
+        label = f"solved ({solved_return:g})"
+        ax.axvline(solved_return, color="black", linestyle="--", linewidth=1, label=label)
     ax.set_xlabel("episode return")
     ax.set_ylabel("share of episodes")
     ax.set_title(title)
@@ -356,58 +357,34 @@ def env_id_problem(env_id: str) -> str | None:
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Run a seeded random episode, train an agent, and compare it with random play."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.a2_rl_ecosystem_overview")
-    parser.add_argument(
-        "--env-id", default=Config.env_id, help="Gymnasium id (default CartPole-v1)"
-    )
-    parser.add_argument("--algo", choices=ALGORITHMS, default=Config.algo)
-    parser.add_argument(
-        "--timesteps",
-        type=common.positive_int,
-        default=None,
-        help=f"training steps (default {Config.timesteps}; 512 with --quick)",
-    )
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.a2_rl_ecosystem_overview",
+        quick={"timesteps": 512, "random_episodes": 20, "eval_episodes": 5},
+    )  # fmt: skip
     parser.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     parser.add_argument("--plot", metavar="PATH", help="save the return histogram as a PNG")
-    args = parser.parse_args(argv)
-    problem = env_id_problem(args.env_id)
-    if problem:
+    cfg, args = common.parse_config(parser, argv)
+    if problem := env_id_problem(cfg.env_id):
         parser.error(f"argument --env-id: {problem}")
-    cfg = Config(env_id=args.env_id, algo=args.algo)
-    timesteps = args.timesteps or (512 if args.quick else cfg.timesteps)
-    n_random = 20 if args.quick else cfg.random_episodes
-    n_eval = 5 if args.quick else cfg.eval_episodes
-
-    import torch
-
-    torch.set_num_threads(cfg.torch_threads)
     importlib.import_module("stable_baselines3")  # import before the training clock starts
     with common.Stopwatch() as total_clock:
-        first = run_random_episode(args.env_id, args.seed)
-        baseline = random_returns(args.env_id, n_random, seed=args.seed)
+        first = run_random_episode(cfg.env_id, args.seed)
+        baseline = random_returns(cfg.env_id, cfg.random_episodes, seed=args.seed)
         with common.Stopwatch() as train_clock:
-            model = train_agent(args.env_id, timesteps, args.seed, args.algo, cfg, args.tensorboard)
-        trained = evaluate(model, args.env_id, n_eval, seed=args.seed)
-
+            model = train_agent(
+                cfg.env_id, cfg.timesteps, args.seed, cfg.algo, cfg, args.tensorboard
+            )
+        trained = evaluate(model, cfg.env_id, cfg.eval_episodes, seed=args.seed)
     if args.plot:
-        title = f"{args.env_id}: {args.algo.upper()} after {model.num_timesteps} steps"
-        solved_at = describe_env(args.env_id)["reward_threshold"]
-        common.save_figure(plot_returns(baseline, trained, title, solved_at), args.plot)
-
-    return common.emit_metrics(
-        {
-            "env_id": args.env_id,
-            "algo": args.algo,
-            "seed": args.seed,
-            "random_episode_return": first.total_reward,
-            "random_episode_length": first.length,
-            "random_mean_return": baseline.mean(),
-            "trained_mean_return": trained.mean(),
-            "timesteps": model.num_timesteps,
-            "train_seconds": train_clock.seconds,
-            "seconds": total_clock.seconds,
-        }
-    )
+        title = f"{cfg.env_id}: {cfg.algo.upper()} after {model.num_timesteps} steps"
+        solved = describe_env(cfg.env_id)["reward_threshold"]
+        common.save_figure(plot_returns(baseline, trained, title, solved), args.plot)
+    return common.emit_metrics({
+        "env_id": cfg.env_id, "algo": cfg.algo, "seed": args.seed,
+        "random_episode_return": first.total_reward, "random_episode_length": first.length,
+        "random_mean_return": baseline.mean(), "trained_mean_return": trained.mean(),
+        "timesteps": model.num_timesteps, "train_seconds": train_clock.seconds, "seconds": total_clock.seconds,
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ Bellman optimality equation gives value iteration and, from its solution, the op
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -22,9 +24,9 @@ from snippets import common
 class Config:
     """Settings of the lesson's default run."""
 
-    world: str = "5x5"  # "5x5" (Sutton & Barto Fig. 3.2) or "4x4" (Example 4.1)
-    gamma: float | None = None  # None: the book's value (0.9 for 5x5, 1.0 for 4x4)
-    tol: float = 1e-10  # stop iterating when no value moves more than this
+    world: Literal["5x5", "4x4"] = "5x5"  # Sutton & Barto Fig. 3.2 (5x5) or Example 4.1 (4x4)
+    gamma: float | None = None  # discount; None: the book's value (0.9 for 5x5, 1.0 for 4x4)
+    tol: common.PosFloat = 1e-10  # stop iterating when no value moves more than this
 
 
 # --8<-- [end:config]
@@ -200,11 +202,14 @@ def evaluate_policy_iterative(
 
 
 # --8<-- [start:value-iteration]
+# --8<-- [start:bellman-backup]
 def q_values(mdp: MDP, v: np.ndarray) -> np.ndarray:
     """One-step lookahead: q[s, a] = R(s, a) + gamma sum_s' P(s'|s, a) v(s')."""
     return mdp.R + mdp.gamma * mdp.P @ v
 
 
+# --8<-- [end:bellman-backup]
+# --8<-- [start:value-iteration-loop]
 def value_iteration(
     mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000
 ) -> tuple[np.ndarray, int]:
@@ -222,6 +227,7 @@ def value_iteration(
     raise RuntimeError(f"value iteration did not converge in {max_sweeps} sweeps")
 
 
+# --8<-- [end:value-iteration-loop]
 # --8<-- [end:value-iteration]
 
 
@@ -286,53 +292,34 @@ WORLDS = {"5x5": (sutton_barto_5x5, 0.9), "4x4": (sutton_barto_4x4, 1.0)}
 
 def main(argv: list[str] | None = None) -> dict:
     """Solve the chosen gridworld three ways and print the headline values as JSON."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.a3_mdp_and_bellman")
-    parser.add_argument("--world", choices=sorted(WORLDS), default=Config.world)
-    parser.add_argument(
-        "--gamma",
-        type=common.float_in_range(0.0, 1.0),
-        default=None,
+    parser = common.config_parser(Config, __doc__, prog="python -m snippets.a3_mdp_and_bellman")
+    parser.add_argument(  # by hand: its default, None, means "the book's value for the world"
+        "--gamma", type=common.float_in_range(0.0, 1.0), default=argparse.SUPPRESS,
         help="discount factor in [0, 1] (default: 0.9 for 5x5, 1.0 for 4x4)",
-    )
-    parser.add_argument("--tol", type=common.positive_float, default=Config.tol)
+    )  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save the value/policy figure as a PNG")
-    args = parser.parse_args(argv)
-    build, default_gamma = WORLDS[args.world]
-    gamma = default_gamma if args.gamma is None else args.gamma
+    cfg, args = common.parse_config(parser, argv)
+    build, book_gamma = WORLDS[cfg.world]
+    gamma = book_gamma if cfg.gamma is None else cfg.gamma
     if gamma == 1.0 and not build().terminal.any():
-        parser.error(f"argument --gamma: must be < 1 for the {args.world} world (it never ends)")
+        parser.error(f"argument --gamma: must be < 1 for the {cfg.world} world (it never ends)")
 
     with common.Stopwatch() as clock:
         mdp = build(gamma)
-        random_pi = uniform_policy(mdp)
-        v_exact = evaluate_policy_exact(mdp, random_pi)
-        v_iter, eval_sweeps = evaluate_policy_iterative(mdp, random_pi, tol=args.tol)
-        v_star, vi_sweeps = value_iteration(mdp, tol=args.tol)
-        pi_star = greedy_policy(mdp, v_star)
-
+        v_exact = evaluate_policy_exact(mdp, uniform_policy(mdp))
+        v_iter, eval_sweeps = evaluate_policy_iterative(mdp, uniform_policy(mdp), tol=cfg.tol)
+        v_star, vi_sweeps = value_iteration(mdp, tol=cfg.tol)
     if args.plot:
-        fig = plot_values_and_policy(
-            mdp,
-            [
-                ("random policy $v_\\pi$", v_exact, None),
-                ("optimal $v_*$ and $\\pi_*$", v_star, pi_star),
-            ],
-        )
+        optimal = ("optimal $v_*$ and $\\pi_*$", v_star, greedy_policy(mdp, v_star))
+        fig = plot_values_and_policy(mdp, [("random policy $v_\\pi$", v_exact, None), optimal])
         common.save_figure(fig, args.plot)
-
-    s = 1  # cell (0, 1): state A of the 5x5 world; the neighbour of a terminal corner in 4x4
-    return common.emit_metrics(
-        {
-            "world": args.world,
-            "gamma": gamma,
-            "v_random_cell_0_1": v_exact[s],
-            "v_star_cell_0_1": v_star[s],
-            "max_abs_exact_vs_iterative": float(np.max(np.abs(v_exact - v_iter))),
-            "evaluation_sweeps": eval_sweeps,
-            "value_iteration_sweeps": vi_sweeps,
-            "seconds": clock.seconds,
-        }
-    )
+    return common.emit_metrics({
+        "world": cfg.world, "gamma": gamma,
+        "v_random_cell_0_1": v_exact[1],  # cell (0, 1): A in the 5x5 world, a corner's neighbour in 4x4
+        "v_star_cell_0_1": v_star[1],
+        "max_abs_exact_vs_iterative": float(np.max(np.abs(v_exact - v_iter))),
+        "evaluation_sweeps": eval_sweeps, "value_iteration_sweeps": vi_sweeps, "seconds": clock.seconds,
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ cumulative regret and checks UCB1 against the bound of Auer, Cesa-Bianchi & Fisc
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import dataclass
 
@@ -24,13 +25,13 @@ from snippets import common
 class Config:
     """Settings of the lesson's default run."""
 
-    arms: int = 10  # k, the number of arms of the testbed
-    runs: int = 2000  # independent bandit problems, simulated side by side
-    steps: int = 1000  # pulls per run
+    arms: common.PosInt = 10  # k, the number of arms of the testbed
+    runs: common.PosInt = 2000  # independent bandit problems, simulated side by side
+    steps: common.PosInt = 1000  # pulls per run
     epsilons: tuple[float, ...] = (0.0, 0.01, 0.1)  # the ε-greedy agents (0 = greedy)
-    ucb_c: float = 2.0  # exploration weight of the UCB agent (Sutton & Barto Fig. 2.4)
-    regret_runs: int = 200  # runs of the longer regret experiment
-    regret_steps: int = 10_000  # its horizon: long enough to tell log from linear growth
+    ucb_c: common.PosFloat = 2.0  # exploration weight of the UCB agent (Sutton & Barto Fig. 2.4)
+    regret_runs: common.PosInt = 200  # runs of the longer regret experiment
+    regret_steps: common.PosInt = 10_000  # its horizon: long enough to tell log from linear
     bernoulli_means: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5)  # UCB1 bound check
 
 
@@ -92,6 +93,7 @@ def epsilon_greedy_actions(q: np.ndarray, epsilon: float, rng: np.random.Generat
     return np.where(explore, rng.integers(arms, size=runs), argmax_random_ties(q, rng))
 
 
+# --8<-- [start:ucb]
 def ucb_actions(
     q: np.ndarray, counts: np.ndarray, t: int, c: float, rng: np.random.Generator
 ) -> np.ndarray:
@@ -110,6 +112,7 @@ def ucb_actions(
     return argmax_random_ties(q + bonus, rng)
 
 
+# --8<-- [end:ucb]
 # --8<-- [end:select]
 
 
@@ -305,64 +308,67 @@ def plot_regret(
 
 
 # --8<-- [start:main]
+def regret_experiment(
+    agents: list[Agent], cfg: Config, seed: int
+) -> tuple[list[BanditResult], np.ndarray, np.ndarray]:
+    """The long runs: each agent's cumulative regret, then UCB1's regret and its bound."""
+    q_long = make_testbed(cfg.regret_runs, cfg.arms, np.random.default_rng(seed))
+    long_runs = [
+        run_agent(agent, q_long, cfg.regret_steps, np.random.default_rng([seed, 100 + i]))
+        for i, agent in enumerate(common.progress(agents, desc="regret"))
+    ]
+    means, runs, steps = cfg.bernoulli_means, cfg.regret_runs, cfg.regret_steps
+    return long_runs, *run_ucb1_bernoulli(means, runs, steps, seed)
+
+
+def final_values(
+    cfg: Config,
+    seed: int,
+    results: list[BanditResult],
+    long_runs: list[BanditResult],
+    ucb1: list[np.ndarray],
+) -> dict[str, object]:
+    """Where each curve of the two figures ends, and the best average reward possible."""
+    q_true = make_testbed(cfg.runs, cfg.arms, np.random.default_rng(seed))  # run_testbed's
+    return {
+        "best_possible_reward": q_true.max(axis=1).mean(),
+        "final_reward": {res.agent.name: res.average_reward[-1] for res in results},
+        "final_optimal_pct": {res.agent.name: 100 * res.optimal_action[-1] for res in results},
+        "final_regret": {res.agent.name: res.cumulative_regret[-1] for res in long_runs},
+        "ucb1_bernoulli_regret": ucb1[0][-1],
+        "ucb1_bound": ucb1[1][-1],
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the testbed and the regret experiment; print the headline numbers as JSON."""
-    cfg = Config()
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.b0_multi_armed_bandits")
-    parser.add_argument("--runs", type=common.positive_int, default=cfg.runs)
-    parser.add_argument("--steps", type=common.positive_int, default=cfg.steps)
-    parser.add_argument("--regret-steps", type=common.positive_int, default=cfg.regret_steps)
-    parser.add_argument(
-        "--epsilon",
-        type=common.float_in_range(0.0, 1.0),
-        nargs="+",
-        default=list(cfg.epsilons),
-        help="one or more ε in [0, 1] for the ε-greedy agents (default 0 0.01 0.1)",
-    )
-    parser.add_argument("--ucb-c", type=common.positive_float, default=cfg.ucb_c)
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.b0_multi_armed_bandits",
+        quick={"runs": 200, "steps": 200, "regret_runs": 50, "regret_steps": 1000},
+    )  # fmt: skip
+    parser.add_argument(  # by hand: a Config tuple, several numbers after one flag
+        "--epsilons", type=common.float_in_range(0.0, 1.0), nargs="+", default=argparse.SUPPRESS,
+        help="the ε of each ε-greedy agent, in [0, 1] (default: 0 0.01 0.1)",
+    )  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save the testbed figure as a PNG")
     parser.add_argument("--regret-plot", metavar="PATH", help="save the regret figure as a PNG")
-    args = parser.parse_args(argv)
-    runs, steps, regret_steps = args.runs, args.steps, args.regret_steps
-    regret_runs = cfg.regret_runs
-    if args.quick:
-        runs, steps, regret_steps, regret_runs = 200, 200, 1000, 50
-
-    agents = default_agents(tuple(args.epsilon), args.ucb_c)
+    cfg, args = common.parse_config(parser, argv)
+    agents = default_agents(tuple(cfg.epsilons), cfg.ucb_c)
     cpu_start = time.process_time()  # CPU seconds: honest timing on a busy machine too
     with common.Stopwatch() as testbed_clock:
-        results = run_testbed(agents, runs, steps, cfg.arms, args.seed)
+        results = run_testbed(agents, cfg.runs, cfg.steps, cfg.arms, args.seed)
     testbed_cpu = time.process_time() - cpu_start
     with common.Stopwatch() as regret_clock:
-        q_long = make_testbed(regret_runs, cfg.arms, np.random.default_rng(args.seed))
-        long_runs = [
-            run_agent(agent, q_long, regret_steps, np.random.default_rng([args.seed, 100 + i]))
-            for i, agent in enumerate(common.progress(agents, desc="regret"))
-        ]
-        ucb1_regret, ucb1_bound = run_ucb1_bernoulli(
-            cfg.bernoulli_means, regret_runs, regret_steps, args.seed
-        )
+        long_runs, *ucb1 = regret_experiment(agents, cfg, args.seed)
     if args.plot:
         common.save_figure(plot_testbed(results), args.plot)
     if args.regret_plot:
-        common.save_figure(plot_regret(long_runs, ucb1_regret, ucb1_bound), args.regret_plot)
-
-    q_true = make_testbed(runs, cfg.arms, np.random.default_rng(args.seed))
-    metrics = {
-        "runs": runs,
-        "steps": steps,
-        "final_reward": {res.agent.name: res.average_reward[-1] for res in results},
-        "final_optimal_pct": {res.agent.name: 100 * res.optimal_action[-1] for res in results},
-        "best_possible_reward": q_true.max(axis=1).mean(),
-        "testbed_seconds": testbed_clock.seconds,
-        "testbed_cpu_seconds": testbed_cpu,
-        "regret_steps": regret_steps,
-        "final_regret": {res.agent.name: res.cumulative_regret[-1] for res in long_runs},
-        "ucb1_bernoulli_regret": ucb1_regret[-1],
-        "ucb1_bound": ucb1_bound[-1],
-        "regret_seconds": regret_clock.seconds,
-    }
-    return common.emit_metrics(metrics)
+        common.save_figure(plot_regret(long_runs, *ucb1), args.regret_plot)
+    return common.emit_metrics({
+        "runs": cfg.runs, "steps": cfg.steps, "regret_steps": cfg.regret_steps,
+        "testbed_seconds": testbed_clock.seconds, "testbed_cpu_seconds": testbed_cpu,
+        "regret_seconds": regret_clock.seconds, **final_values(cfg, args.seed, results, long_runs, ucb1),
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

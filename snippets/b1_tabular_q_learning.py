@@ -11,30 +11,35 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import gymnasium as gym
 import numpy as np
 
 from snippets import a3_mdp_and_bellman as a3
-from snippets import common
+from snippets import common, curves
 
 # --8<-- [end:imports]
 
 
 # --8<-- [start:config]
+Share = Annotated[float, common.Range(0, 1, low_open=True)]  # a share of training, in (0, 1]
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of the lesson's default run (slippery FrozenLake)."""
 
-    map_name: str = "4x4"  # "4x4" (FrozenLake-v1) or "8x8" (FrozenLake8x8-v1)
-    alpha: float = 0.2  # step size at the start of training ...
-    alpha_end: float = 0.01  # ... decayed linearly to this by the last episode
-    gamma: float = 0.99  # discount used for learning
-    epsilon_start: float = 1.0  # exploration at the start ...
-    epsilon_end: float = 0.01  # ... decayed linearly to this ...
-    decay_fraction: float = 0.5  # ... over this share of the episodes
-    eval_episodes: int = 1000  # greedy evaluation episodes on the real environment
-    checkpoints: int = 50  # points on the learning curve
+    map_name: Literal["4x4", "8x8"] = "4x4"  # FrozenLake-v1 (4x4) or FrozenLake8x8-v1 (8x8)
+    episodes: common.NonNegInt = 0  # training episodes; 0: the map's own (5000 or 10000)
+    alpha: common.PosFloat = 0.2  # step size at the start of training, decaying linearly ...
+    alpha_end: common.NonNegFloat = 0.01  # ... to this step size at the last episode
+    gamma: common.Prob = 0.99  # discount used for learning
+    epsilon_start: common.Prob = 1.0  # exploration rate at the start, decaying linearly ...
+    epsilon_end: common.Prob = 0.01  # ... to this rate ...
+    decay_fraction: Share = 0.5  # ... over this share of the episodes
+    eval_episodes: common.PosInt = 1000  # greedy evaluation episodes on the real environment
+    checkpoints: common.PosInt = 50  # points on the learning curve
 
 
 MAPS = {  # map name -> (Gymnasium id, default training episodes)
@@ -186,11 +191,6 @@ def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator) 
     return int(best[0]) if len(best) == 1 else int(rng.choice(best))
 
 
-def linear_schedule(start: float, end: float, progress: float) -> float:
-    """Interpolate from start (progress 0) to end (progress >= 1), then stay at end."""
-    return start + (end - start) * min(progress, 1.0)
-
-
 # --8<-- [end:epsilon-greedy]
 
 
@@ -226,11 +226,12 @@ def q_learning(
     horizon = env.spec.max_episode_steps
     history = History()
     every = max(1, episodes // cfg.checkpoints)
+    epsilon_at = curves.linear_schedule(cfg.epsilon_start, cfg.epsilon_end, cfg.decay_fraction)
+    alpha_at = curves.linear_schedule(cfg.alpha, cfg.alpha_end)
     wins = 0
     for episode in common.progress(range(episodes), desc="Q-learning"):
-        progress = episode / episodes
-        epsilon = linear_schedule(cfg.epsilon_start, cfg.epsilon_end, progress / cfg.decay_fraction)
-        alpha = linear_schedule(cfg.alpha, cfg.alpha_end, progress)
+        remaining = 1.0 - episode / episodes  # progress_remaining: 1 at the start, 0 at the end
+        epsilon, alpha = epsilon_at(remaining), alpha_at(remaining)
         state, _ = env.reset()
         done = False
         while not done:
@@ -327,69 +328,44 @@ def plot_training(env: gym.Env, q: np.ndarray, history: History, optimum: float)
 
 
 # --8<-- [start:main]
+def solve_with_the_model(mdp: a3.MDP, horizon: int) -> dict[str, float]:
+    """What dynamic programming on the model says: the best success rates there are."""
+    best_policy = optimal_policy(mdp)
+    return {
+        "optimal_success_within_limit": finite_horizon_values(mdp, horizon)[0],
+        "optimal_success_no_limit": finite_horizon_values(mdp, 10_000)[0],  # 10k steps: no limit
+        "value_iteration_policy_success": finite_horizon_values(mdp, horizon, best_policy)[0],
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Solve FrozenLake by value iteration, then learn it with Q-learning; print JSON."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.b1_tabular_q_learning")
-    parser.add_argument("--map", choices=sorted(MAPS), default=Config.map_name)
-    parser.add_argument(
-        "--episodes",
-        type=common.positive_int,
-        default=None,
-        help="training episodes (default 5000 for 4x4, 10000 for 8x8)",
-    )
-    parser.add_argument("--alpha", type=common.positive_float, default=Config.alpha)
-    parser.add_argument("--gamma", type=common.float_in_range(0.0, 1.0), default=Config.gamma)
-    parser.add_argument(
-        "--epsilon-end",
-        type=common.float_in_range(0.0, 1.0),
-        default=Config.epsilon_end,
-        help="final exploration rate in [0, 1]",
-    )
-    parser.add_argument("--eval-episodes", type=common.positive_int, default=Config.eval_episodes)
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.b1_tabular_q_learning",
+        quick={"episodes": 300, "eval_episodes": 100}, aliases={"map_name": "--map"},
+    )  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save Q-table and learning curve as PNG")
-    args = parser.parse_args(argv)
-    env_id, default_episodes = MAPS[args.map]
-    episodes = args.episodes or default_episodes
-    eval_episodes = args.eval_episodes
-    if args.quick:
-        episodes, eval_episodes = min(episodes, 300), min(eval_episodes, 100)
-    cfg = Config(
-        map_name=args.map,
-        alpha=args.alpha,
-        gamma=args.gamma,
-        epsilon_end=args.epsilon_end,
-    )
-
+    cfg, args = common.parse_config(parser, argv)
+    env_id, default_episodes = MAPS[cfg.map_name]
+    episodes = cfg.episodes or default_episodes
     env = common.make_env(env_id, seed=args.seed)
-    horizon = env.spec.max_episode_steps
     mdp = frozenlake_mdp(env)  # gamma = 1: values are success probabilities
-    optimum = finite_horizon_values(mdp, horizon)[0]
-    no_limit = finite_horizon_values(mdp, 10_000)[0]
-    vi_policy_success = finite_horizon_values(mdp, horizon, optimal_policy(mdp))[0]
+    exact = solve_with_the_model(mdp, env.spec.max_episode_steps)
 
     cpu_start = time.process_time()  # CPU seconds: honest timing on a busy machine too
     with common.Stopwatch() as clock:
         q, history = q_learning(env, cfg, episodes, args.seed, mdp=mdp)
     train_cpu = time.process_time() - cpu_start
-    greedy_exact = finite_horizon_values(mdp, horizon, q.argmax(axis=1))[0]
-    greedy_eval = evaluate_greedy(env, q, eval_episodes, seed=args.seed + 1)
+    greedy_exact = finite_horizon_values(mdp, env.spec.max_episode_steps, q.argmax(axis=1))[0]
     if args.plot:
-        common.save_figure(plot_training(env, q, history, optimum), args.plot)
-    return common.emit_metrics(
-        {
-            "map": args.map,
-            "optimal_success_within_limit": optimum,
-            "optimal_success_no_limit": no_limit,
-            "value_iteration_policy_success": vi_policy_success,
-            "episodes": episodes,
-            "train_steps": history.steps,
-            "train_seconds": clock.seconds,
-            "train_cpu_seconds": train_cpu,
-            "greedy_success_eval": greedy_eval,
-            "eval_episodes": eval_episodes,
-            "greedy_success_exact": greedy_exact,
-        }
-    )
+        figure = plot_training(env, q, history, exact["optimal_success_within_limit"])
+        common.save_figure(figure, args.plot)
+    return common.emit_metrics({
+        "map": cfg.map_name, **exact, "episodes": episodes, "train_steps": history.steps,
+        "train_seconds": clock.seconds, "train_cpu_seconds": train_cpu,
+        "greedy_success_eval": evaluate_greedy(env, q, cfg.eval_episodes, seed=args.seed + 1),
+        "eval_episodes": cfg.eval_episodes, "greedy_success_exact": greedy_exact,
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,12 +27,12 @@ from snippets import common
 class Config:
     """Settings of the lesson's default run."""
 
-    gym_episodes: int = 10_000  # Blackjack episodes on Gymnasium's own environment
-    replica_episodes: int = 500_000  # episodes on the vectorised replica (Fig. 5.1, right)
-    state_episodes: int = 200_000  # episodes started from (13, usable ace, dealer 2)
-    grid_episodes: int = 3000  # episodes per run on the 4x4 gridworld
-    grid_runs: int = 10  # independent runs averaged in the RMSE curve
-    checkpoints: int = 40  # points on the RMSE curve (log-spaced)
+    gym_episodes: common.PosInt = 10_000  # Blackjack episodes on Gymnasium's own environment
+    replica_episodes: common.PosInt = 500_000  # episodes on the vectorised replica (Fig. 5.1)
+    state_episodes: common.PosInt = 200_000  # episodes started from (13, usable ace, dealer 2)
+    grid_episodes: common.PosInt = 3000  # episodes per run on the 4x4 gridworld
+    grid_runs: common.PosInt = 10  # independent runs averaged in the RMSE curve
+    checkpoints: common.PosInt = 40  # points on the RMSE curve (log-spaced)
 
 
 # --8<-- [end:config]
@@ -261,7 +261,7 @@ def mc_prediction_replica(
         rng: the card source.
         policy_table: action per [player sum, dealer card, usable ace].
         start: optional ((player card 1, player card 2), dealer's shown card) that every
-            game starts from, to estimate that one state precisely (exploring start).
+            game starts from, to estimate that one state precisely (a fixed start state).
         batch: games simulated per NumPy call.
 
     Returns:
@@ -290,8 +290,8 @@ def mc_prediction_replica(
 class GridworldEnv(gym.Env):
     """An A3 MDP as a Gymnasium environment: the agent sees samples, never P or R.
 
-    Each episode starts in a uniformly random non-terminal state ("exploring starts"), so
-    every state's value gets estimated.
+    Each episode starts in a uniformly random non-terminal state, so every state's value
+    gets estimated (Sutton & Barto's "exploring starts" randomise the first action too).
     """
 
     def __init__(self, mdp: a3.MDP, max_steps: int = 10_000):
@@ -416,79 +416,62 @@ def plot_rmse(curve: dict[str, np.ndarray]) -> object:
 
 
 # --8<-- [start:main]
+def blackjack_values(cfg: Config, seed: int) -> tuple[list[tuple[str, np.ndarray]], dict]:
+    """Fig. 5.1 twice (Gymnasium's environment, then the replica) and Example 5.4's state.
+
+    Returns:
+        The value tables as ``(title, v)`` panels for the figure, and the headline numbers.
+    """
+    env = common.make_env("Blackjack-v1", seed=seed, sab=True)
+    size = PLAYER_SUMS * DEALER_CARDS * 2
+    with common.Stopwatch() as gym_clock:
+        v_gym, _ = mc_prediction(env, stick_on_20, cfg.gym_episodes, size, encode=blackjack_index)
+    table = policy_table_of(stick_on_20)
+    rng = np.random.default_rng(seed)
+    with common.Stopwatch() as replica_clock:
+        v_replica, _ = mc_prediction_replica(cfg.replica_episodes, rng, table)
+    v_state, n_state = mc_prediction_replica(cfg.state_episodes, rng, table, start=((1, 2), 2))
+    state = blackjack_index((13, 2, 1))
+    panels = [
+        (f"{cfg.gym_episodes:,} episodes (Gymnasium)", v_gym),
+        (f"{cfg.replica_episodes:,} episodes (replica)", v_replica),
+    ]
+    return panels, {
+        "v_13_usable_ace_dealer_2": v_state[state],
+        "v_13_usable_ace_dealer_2_returns": n_state[state],
+        "blackjack_gym_episodes": cfg.gym_episodes,
+        "blackjack_gym_seconds": gym_clock.seconds,
+        "blackjack_replica_episodes": cfg.replica_episodes,
+        "blackjack_replica_seconds": replica_clock.seconds,
+        "v_20_no_ace_dealer_10_replica": v_replica[blackjack_index((20, 10, 0))],
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Blackjack value surfaces and the gridworld convergence check; print JSON."""
-    cfg = Config()
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.b2_monte_carlo_methods")
-    parser.add_argument(
-        "--episodes",
-        type=common.positive_int,
-        default=cfg.gym_episodes,
-        help="Blackjack episodes on the Gymnasium environment (default 10000)",
-    )
-    parser.add_argument(
-        "--replica-episodes",
-        type=common.positive_int,
-        default=cfg.replica_episodes,
-        help="episodes on the NumPy replica",
-    )
-    parser.add_argument("--grid-episodes", type=common.positive_int, default=cfg.grid_episodes)
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.b2_monte_carlo_methods",
+        quick={"gym_episodes": 1000, "replica_episodes": 20_000, "state_episodes": 50_000,
+               "grid_episodes": 300, "grid_runs": 1},
+    )  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save the Blackjack surfaces as a PNG")
     parser.add_argument("--rmse-plot", metavar="PATH", help="save the gridworld RMSE curve")
-    args = parser.parse_args(argv)
-    episodes, replica_episodes, grid_episodes = (
-        args.episodes,
-        args.replica_episodes,
-        args.grid_episodes,
-    )
-    state_episodes, grid_runs = cfg.state_episodes, cfg.grid_runs
-    if args.quick:
-        episodes, replica_episodes, grid_episodes = 1000, 20_000, 300
-        state_episodes, grid_runs = 50_000, 1
-
-    env = common.make_env("Blackjack-v1", seed=args.seed, sab=True)
-    with common.Stopwatch() as gym_clock:
-        v_gym, _ = mc_prediction(
-            env, stick_on_20, episodes, PLAYER_SUMS * DEALER_CARDS * 2, encode=blackjack_index
-        )
-    table = policy_table_of(stick_on_20)
-    rng = np.random.default_rng(args.seed)
-    with common.Stopwatch() as replica_clock:
-        v_replica, _ = mc_prediction_replica(replica_episodes, rng, table)
-    v_state, n_state = mc_prediction_replica(state_episodes, rng, table, start=((1, 2), 2))
-    state = blackjack_index((13, 2, 1))
-    cpu_start = time.process_time()
+    cfg, args = common.parse_config(parser, argv)
+    panels, metrics = blackjack_values(cfg, args.seed)
+    cpu_start = time.process_time()  # CPU seconds: honest timing on a busy machine too
     with common.Stopwatch() as grid_clock:
-        curve = gridworld_rmse_curve(grid_episodes, args.seed, grid_runs, cfg.checkpoints)
+        curve = gridworld_rmse_curve(cfg.grid_episodes, args.seed, cfg.grid_runs, cfg.checkpoints)
     grid_cpu = time.process_time() - cpu_start
-
     if args.plot:
-        fig = plot_blackjack_surfaces(
-            [
-                (f"{episodes:,} episodes (Gymnasium)", v_gym),
-                (f"{replica_episodes:,} episodes (replica)", v_replica),
-            ]
-        )
-        common.save_figure(fig, args.plot)
+        common.save_figure(plot_blackjack_surfaces(panels), args.plot)
     if args.rmse_plot:
         common.save_figure(plot_rmse(curve), args.rmse_plot)
-    return common.emit_metrics(
-        {
-            "v_13_usable_ace_dealer_2": v_state[state],
-            "v_13_usable_ace_dealer_2_returns": n_state[state],
-            "blackjack_gym_episodes": episodes,
-            "blackjack_gym_seconds": gym_clock.seconds,
-            "blackjack_replica_episodes": replica_episodes,
-            "blackjack_replica_seconds": replica_clock.seconds,
-            "v_20_no_ace_dealer_10_replica": v_replica[blackjack_index((20, 10, 0))],
-            "grid_episodes": grid_episodes,
-            "grid_runs": grid_runs,
-            "grid_rmse_first_visit": curve["first_visit"][-1],
-            "grid_rmse_every_visit": curve["every_visit"][-1],
-            "grid_seconds": grid_clock.seconds,
-            "grid_cpu_seconds": grid_cpu,
-        }
-    )
+    return common.emit_metrics({
+        **metrics, "grid_episodes": cfg.grid_episodes, "grid_runs": cfg.grid_runs,
+        "grid_rmse_first_visit": curve["first_visit"][-1],
+        "grid_rmse_every_visit": curve["every_visit"][-1],
+        "grid_seconds": grid_clock.seconds, "grid_cpu_seconds": grid_cpu,
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

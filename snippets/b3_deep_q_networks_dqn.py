@@ -10,13 +10,12 @@ evaluate it, save and reload it, and log to TensorBoard or Weights & Biases.
 # --8<-- [start:imports]
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -28,45 +27,48 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from snippets import common
+from snippets import common, curves
 
 # --8<-- [end:imports]
 
 
 # --8<-- [start:config]
+Share = Annotated[float, common.Range(0, 1, low_open=True)]  # a share of training, in (0, 1]
+
+
 @dataclass(frozen=True)
 class DQNConfig:
     """Every setting of one DQN run on CartPole-v1 (the page explains each one)."""
 
-    env_id: str = "CartPole-v1"
-    total_timesteps: int = 100_000  # environment steps of training
+    env_id: str = "CartPole-v1"  # the Gymnasium environment
+    total_timesteps: common.PosInt = 100_000  # environment steps of training
     # The Q-network and how fast it learns
     net_arch: tuple[int, ...] = (256, 256)  # hidden layers of the MLP state -> Q(s, .)
-    learning_rate: float = 2.3e-3  # Adam step size at the start ...
-    final_learning_rate: float = 0.0  # ... decayed linearly to this by the last step
-    max_grad_norm: float = 10.0  # clip the gradient's global norm (SB3 default)
+    learning_rate: common.PosFloat = 2.3e-3  # Adam step size at the start ...
+    final_learning_rate: common.NonNegFloat = 0.0  # ... decayed linearly to this by the last step
+    max_grad_norm: common.PosFloat = 10.0  # clip the gradient's global norm (SB3 default)
     # The replay buffer and the updates drawn from it
-    buffer_size: int = 100_000  # transitions kept; >= total_timesteps keeps every one
-    learning_starts: int = 1_000  # random-policy steps before the first update
-    batch_size: int = 128  # transitions per gradient step
-    train_freq: int = 256  # collect this many env steps, then ...
-    gradient_steps: int = 128  # ... do this many gradient steps
+    buffer_size: common.PosInt = 100_000  # transitions kept; >= total_timesteps keeps every one
+    learning_starts: common.NonNegInt = 1_000  # random-policy steps before the first update
+    batch_size: common.PosInt = 128  # transitions per gradient step
+    train_freq: common.PosInt = 256  # collect this many env steps, then ...
+    gradient_steps: common.PosInt = 128  # ... do this many gradient steps
     # The TD target
-    gamma: float = 0.99  # discount: the horizon is about 1 / (1 - gamma) = 100 steps
-    target_update_interval: int = 10  # env steps between target-network copies
+    gamma: common.Prob = 0.99  # discount: the horizon is about 1 / (1 - gamma) = 100 steps
+    target_update_interval: common.PosInt = 10  # env steps between target-network copies
     # Exploration: epsilon decays linearly from 1 to its final value
-    exploration_fraction: float = 0.16  # share of total_timesteps spent decaying epsilon
-    exploration_final_eps: float = 0.04  # epsilon afterwards
+    exploration_fraction: Share = 0.16  # share of total_timesteps spent decaying epsilon
+    exploration_final_eps: common.Prob = 0.04  # epsilon afterwards
     # Periodic evaluation, which picks the checkpoint the lesson keeps
-    eval_freq: int = 5_000  # env steps between evaluations
-    eval_episodes: int = 10  # greedy episodes per periodic evaluation
-    final_eval_episodes: int = 20  # fresh greedy episodes that score the kept agent
-    threads: int = 1  # torch CPU threads (a 256-wide MLP is fastest on one)
+    eval_freq: common.PosInt = 5_000  # env steps between evaluations
+    eval_episodes: common.PosInt = 10  # greedy episodes per periodic evaluation
+    final_eval_episodes: common.PosInt = 20  # fresh greedy episodes that score the kept agent
+    threads: common.PosInt = 1  # torch CPU threads (a 256-wide MLP is fastest on one)
 
 
-# RL Baselines3 Zoo's tuned CartPole-v1 settings (hyperparams/dqn.yml), for comparison.
-RL_ZOO = DQNConfig(final_learning_rate=2.3e-3, batch_size=64)
-PRESETS = {"lesson": DQNConfig(), "zoo": RL_ZOO}
+# RL Baselines3 Zoo's tuned CartPole-v1 settings (hyperparams/dqn.yml) differ from ours in two.
+RL_ZOO = {"final_learning_rate": 2.3e-3, "batch_size": 64}
+PRESETS = {"lesson": {}, "zoo": RL_ZOO}  # --preset: the settings a run starts from
 TITLES = {"lesson": "lesson settings", "zoo": "RL Zoo settings"}
 # --8<-- [end:config]
 
@@ -98,7 +100,9 @@ class ReplayBuffer:
         self.pos = 0  # where the next transition goes
         self.size = 0  # how many slots hold data
 
-    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+    def add(
+        self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool
+    ) -> None:
         """Store one transition (s, a, r, s', terminated)."""
         i = self.pos
         self.observations[i], self.next_observations[i] = obs, next_obs
@@ -109,18 +113,15 @@ class ReplayBuffer:
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
         """Draw ``batch_size`` stored transitions uniformly, with replacement."""
         idx = rng.integers(0, self.size, size=batch_size)
-        return Batch(
-            *(
-                torch.as_tensor(a[idx])
-                for a in (self.observations, self.actions, self.next_observations, self.dones, self.rewards)
-            )
-        )
+        fields = (self.observations, self.actions, self.next_observations, self.dones, self.rewards)
+        return Batch(*(torch.as_tensor(a[idx]) for a in fields))
 
 
 # --8<-- [end:replay-buffer]
 
 
 # --8<-- [start:td-target]
+# --8<-- [start:dqn-target]
 def td_target(
     rewards: torch.Tensor, dones: torch.Tensor, next_q_target: torch.Tensor, gamma: float
 ) -> torch.Tensor:
@@ -140,40 +141,39 @@ def td_target(
         return rewards + gamma * (1.0 - dones) * best_next
 
 
-def dqn_loss(q_net: torch.nn.Module, q_target: torch.nn.Module, batch: Batch, gamma: float) -> torch.Tensor:
+# --8<-- [end:dqn-target]
+# --8<-- [start:dqn-loss]
+def dqn_loss(
+    q_net: torch.nn.Module, q_target: torch.nn.Module, batch: Batch, gamma: float
+) -> torch.Tensor:
     """DQN's loss on a minibatch: Huber(Q(s, a), y) with y from the target network."""
     q_taken = q_net(batch.observations).gather(1, batch.actions.long())  # Q(s, a) for the a taken
     y = td_target(batch.rewards, batch.dones, q_target(batch.next_observations), gamma)
     return F.smooth_l1_loss(q_taken, y)  # Huber: squared error near 0, absolute error beyond 1
 
 
+# --8<-- [end:dqn-loss]
 # --8<-- [end:td-target]
 
 
 # --8<-- [start:epsilon]
 def epsilon_at(step: int, config: DQNConfig) -> float:
     """Exploration rate after ``step`` env steps: linear from 1.0, then flat."""
-    decay_steps = config.exploration_fraction * config.total_timesteps
-    frac = min(step / decay_steps, 1.0)
-    return 1.0 + frac * (config.exploration_final_eps - 1.0)
+    decay = curves.linear_schedule(1.0, config.exploration_final_eps, config.exploration_fraction)
+    return decay(1.0 - step / config.total_timesteps)  # SB3 counts progress *remaining*
 
 
 # --8<-- [end:epsilon]
 
 
 # --8<-- [start:make-model]
-def linear_schedule(start: float, end: float) -> Any:
-    """An SB3 schedule: SB3 calls it with progress_remaining, 1.0 at the start, 0.0 at the end."""
-    return lambda progress_remaining: end + (start - end) * progress_remaining
-
-
 def make_model(config: DQNConfig, seed: int, tensorboard_log: str | None = None) -> DQN:
     """Build SB3's DQN for ``config``, seeded, on the CPU."""
     env = Monitor(gym.make(config.env_id))  # Monitor records episode returns for the logs
     return DQN(
         "MlpPolicy",
         env,
-        learning_rate=linear_schedule(config.learning_rate, config.final_learning_rate),
+        learning_rate=curves.linear_schedule(config.learning_rate, config.final_learning_rate),
         buffer_size=config.buffer_size,
         learning_starts=config.learning_starts,
         batch_size=config.batch_size,
@@ -214,7 +214,7 @@ def evaluate(model: DQN, config: DQNConfig, seed: int, n_episodes: int) -> tuple
 # --8<-- [end:evaluate]
 
 
-# --8<-- [start:train]
+# --8<-- [start:callbacks]
 class ProgressBar(BaseCallback):
     """A progress bar over environment steps (silenced by RL_COURSE_PROGRESS=0)."""
 
@@ -244,6 +244,10 @@ class EvalCurve(BaseCallback):
         return True
 
 
+# --8<-- [end:callbacks]
+
+
+# --8<-- [start:train]
 @dataclass
 class RunResult:
     """What one training run leaves behind."""
@@ -269,7 +273,7 @@ def train(
     curve = EvalCurve()
     with tempfile.TemporaryDirectory() as ckpt_dir:
         evaluator = EvalCallback(
-            make_eval_env(config, seed + 10_000),  # evaluation episodes differ from the final test
+            make_eval_env(config, seed + curves.EVAL_SEED_OFFSET),  # not the final test's episodes
             eval_freq=config.eval_freq,
             n_eval_episodes=config.eval_episodes,
             deterministic=True,
@@ -287,7 +291,9 @@ def train(
         cpu_seconds = time.process_time() - cpu_start
         best_path = Path(ckpt_dir) / "best_model.zip"
         kept = DQN.load(best_path, device="cpu") if best_path.exists() else model
-    best_step = curve.steps[int(np.argmax(curve.returns))] if curve.returns else config.total_timesteps
+    best_step = (
+        curve.steps[int(np.argmax(curve.returns))] if curve.returns else config.total_timesteps
+    )
     return RunResult(model, kept, curve, best_step, clock.seconds, cpu_seconds)
 
 
@@ -305,7 +311,9 @@ def save_and_reload(model: DQN, path: str | os.PathLike[str]) -> DQN:
 
 
 # --8<-- [start:wandb]
-def start_wandb(config: DQNConfig, seed: int, project: str = "rl-course-b3") -> tuple[Any, BaseCallback]:
+def start_wandb(
+    config: DQNConfig, seed: int, project: str = "rl-course-b3"
+) -> tuple[Any, BaseCallback]:
     """Start a W&B run and return it with SB3's ``WandbCallback``.
 
     With ``sync_tensorboard=True`` W&B copies every scalar SB3 writes to TensorBoard, so
@@ -333,7 +341,9 @@ def start_wandb(config: DQNConfig, seed: int, project: str = "rl-course-b3") -> 
 
 
 # --8<-- [start:plot]
-def plot_eval_curves(runs: list[dict[str, Any]], title: str, threshold: float = 475.0) -> Any:
+def plot_eval_curves(
+    runs: list[dict[str, Any]], title: str, threshold: float = curves.SOLVED_RETURN
+) -> Any:
     """Periodic greedy eval return against env steps, one line per seed.
 
     Args:
@@ -347,17 +357,21 @@ def plot_eval_curves(runs: list[dict[str, Any]], title: str, threshold: float = 
     common.use_course_style()
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     for run in runs:
-        (line,) = ax.plot(run["steps"], run["returns"], marker="o", markersize=3, lw=1.2, label=f"seed {run['seed']}")
-        best = run["steps"].index(run["kept_from_step"]) if run["kept_from_step"] in run["steps"] else None
-        if best is not None:
-            ax.plot(run["kept_from_step"], run["returns"][best], marker="*", markersize=12, color=line.get_color())
+        label = f"seed {run['seed']}"
+        (line,) = ax.plot(run["steps"], run["returns"], "o-", ms=3, lw=1.2, label=label)
+        if run["kept_from_step"] in run["steps"]:  # star the checkpoint the lesson keeps
+            best = run["steps"].index(run["kept_from_step"])
+            ax.plot(run["kept_from_step"], run["returns"][best], "*", ms=12, color=line.get_color())
     ax.axhline(threshold, color="black", ls="--", lw=0.8, label=f"solved ({threshold:g})")
-    ax.set(title=title, xlabel="environment steps", ylabel="greedy eval return (10 episodes)", ylim=(0, 520))
+    ax.set(title=title, xlabel="environment steps", ylim=(0, 520))
+    ax.set_ylabel("greedy eval return (10 episodes)")
     ax.legend(loc="lower right", fontsize=8, ncol=2)
     return fig
 
 
-def save_gif(model: DQN, config: DQNConfig, seed: int, path: str, every: int = 4, width: int = 240) -> int:
+def save_gif(
+    model: DQN, config: DQNConfig, seed: int, path: str, every: int = 4, width: int = 240
+) -> int:
     """Render one greedy episode offline (rgb_array) into a small animated GIF.
 
     Returns:
@@ -377,7 +391,9 @@ def save_gif(model: DQN, config: DQNConfig, seed: int, path: str, every: int = 4
         total, done, t = total + float(reward), terminated or truncated, t + 1
     env.close()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=40 * every, loop=0, optimize=True)
+    frames[0].save(
+        path, save_all=True, append_images=frames[1:], duration=40 * every, loop=0, optimize=True
+    )
     return int(total)
 
 
@@ -385,96 +401,98 @@ def save_gif(model: DQN, config: DQNConfig, seed: int, path: str, every: int = 4
 
 
 # --8<-- [start:main]
-def main(argv: list[str] | None = None) -> dict:
-    """Train DQN on CartPole-v1 for one or more seeds and print the scores as JSON."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.b3_deep_q_networks_dqn")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="lesson", help="settings (default lesson)")
-    parser.add_argument("--timesteps", type=common.positive_int, help="training env steps (default 100000)")
-    parser.add_argument("--seeds", type=common.positive_int, default=1, help="train seeds seed..seed+N-1")
-    parser.add_argument("--learning-rate", type=common.positive_float, help="override the starting Adam rate")
-    parser.add_argument(
-        "--exploration-final-eps", type=common.float_in_range(0, 1), help="override final epsilon, in [0, 1]"
-    )
-    parser.add_argument("--threads", type=common.positive_int, default=1, help="torch CPU threads (default 1)")
+def run_seed(
+    config: DQNConfig, seed: int, tensorboard: str | None = None, wandb: bool = False
+) -> tuple[dict[str, Any], RunResult]:
+    """Train one seed (logged to W&B if asked), then score both agents on fresh episodes."""
+    run, callbacks = None, ()
+    if wandb:
+        run, wandb_callback = start_wandb(config, seed)
+        tensorboard = tensorboard or os.path.join(run.dir, "tensorboard")
+        callbacks = (wandb_callback,)
+    result = train(config, seed, tensorboard, callbacks)
+    test_seed = seed + curves.TEST_SEED_OFFSET  # never seen by the checkpoint selection
+    kept_mean, kept_std = evaluate(result.kept, config, test_seed, config.final_eval_episodes)
+    final_mean, _ = evaluate(result.final, config, test_seed, config.final_eval_episodes)
+    if run is not None:
+        run.summary.update({"kept_mean_return": kept_mean, "final_mean_return": final_mean})
+        run.finish()
+    scores = {"seed": seed, "kept_mean_return": kept_mean, "kept_std_return": kept_std}
+    scores |= {"kept_from_step": result.best_step, "final_mean_return": final_mean}
+    return scores | {"seconds": result.seconds, "cpu_seconds": result.cpu_seconds}, result
+
+
+def summary(per_seed: list[dict[str, Any]], config: DQNConfig, preset: str) -> dict[str, Any]:
+    """The JSON line: a list over seeds, or the number itself when there is one seed."""
+    keys = ("kept_mean_return", "final_mean_return", "seconds")
+    kept, final, seconds = ([r[k] for r in per_seed] for k in keys)
+    one = len(per_seed) == 1
+    return {
+        "preset": preset, "timesteps": config.total_timesteps, "kept_agent": "best periodic-eval checkpoint",
+        "kept_mean_return": kept[0] if one else kept, "final_mean_return": final[0] if one else final,
+        "seeds_kept_at_least_475": sum(k >= curves.SOLVED_RETURN for k in kept),
+        "seeds_final_at_least_475": sum(f >= curves.SOLVED_RETURN for f in final),
+        "seconds_per_seed": seconds[0] if one else seconds, "per_seed": per_seed,
+    }  # fmt: skip
+
+
+def write_mean_curve(results: list[RunResult], path: str, label: str) -> str:
+    """Write the periodic-evaluation return, averaged over seeds, as a curve file."""
+    length = min(len(r.curve.steps) for r in results)
+    mean = np.mean([r.curve.returns[:length] for r in results], axis=0)
+    return curves.write_curve(path, results[0].curve.steps[:length], mean, label)
+
+
+def parse(argv: list[str] | None = None) -> tuple[DQNConfig, Any]:
+    """Read the command line: a flag per ``DQNConfig`` field, the preset, seeds and outputs.
+
+    Returns:
+        ``(config, args)``: the preset's settings, except where a flag set the same field.
+    """
+    parser = common.config_parser(
+        DQNConfig, __doc__, prog="python -m snippets.b3_deep_q_networks_dqn",
+        quick={"total_timesteps": 3_000, "eval_freq": 1_500, "eval_episodes": 3, "final_eval_episodes": 5},
+        aliases={"total_timesteps": "--timesteps"},
+    )  # fmt: skip
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="lesson",
+                        help="start from these settings; flags you give win (default lesson)")  # fmt: skip
+    parser.add_argument("--seeds", type=common.positive_int, default=1, help="seeds seed..seed+N-1")
     parser.add_argument("--save", metavar="PATH", help="save the kept agent (first seed) as a .zip")
     parser.add_argument("--plot", metavar="PATH", help="save the eval-return-vs-steps figure (PNG)")
     parser.add_argument("--curve", metavar="PATH", help="write the mean eval curve as JSON")
-    parser.add_argument("--gif", metavar="PATH", help="render one greedy episode of the kept agent as a GIF")
+    parser.add_argument("--gif", metavar="PATH", help="render one greedy episode of the kept agent")
     parser.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs under DIR")
-    parser.add_argument("--wandb", action="store_true", help="log to Weights & Biases (offline without a key)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--wandb", action="store_true", help="log to W&B (offline without a key)")
+    config, args = common.parse_config(parser, argv)
+    preset = {k: v for k, v in PRESETS[args.preset].items() if k not in vars(args)}
+    return replace(config, **preset), args
 
-    config = replace(PRESETS[args.preset], threads=args.threads)
-    if args.quick:  # seconds, not minutes: learns a little, proves the pipeline runs
-        config = replace(config, total_timesteps=3_000, eval_freq=1_500, eval_episodes=3, final_eval_episodes=5)
-    if args.timesteps:
-        config = replace(config, total_timesteps=args.timesteps)
-    if args.learning_rate:
-        config = replace(config, learning_rate=args.learning_rate, final_learning_rate=args.learning_rate)
-    if args.exploration_final_eps is not None:
-        config = replace(config, exploration_final_eps=args.exploration_final_eps)
 
-    per_seed: list[dict[str, Any]] = []
-    runs: list[tuple[list[int], list[float]]] = []
-    for seed in common.progress(range(args.seed, args.seed + args.seeds), desc="seeds", total=args.seeds):
-        tb_dir = args.tensorboard
-        callbacks: tuple[BaseCallback, ...] = ()
-        run = None
-        if args.wandb:
-            run, wandb_callback = start_wandb(config, seed)
-            tb_dir = tb_dir or os.path.join(run.dir, "tensorboard")
-            callbacks = (wandb_callback,)
-        result = train(config, seed, tb_dir, callbacks)
-        test_seed = seed + 20_000  # fresh episodes, never seen by the checkpoint selection
-        kept_mean, kept_std = evaluate(result.kept, config, test_seed, config.final_eval_episodes)
-        final_mean, _ = evaluate(result.final, config, test_seed, config.final_eval_episodes)
-        if run is not None:
-            run.summary.update({"kept_mean_return": kept_mean, "final_mean_return": final_mean})
-            run.finish()
-        per_seed.append(
-            {
-                "seed": seed,
-                "kept_mean_return": kept_mean,
-                "kept_std_return": kept_std,
-                "kept_from_step": result.best_step,
-                "final_mean_return": final_mean,
-                "seconds": result.seconds,
-                "cpu_seconds": result.cpu_seconds,
-            }
-        )
-        runs.append((result.curve.steps, result.curve.returns))
-        if seed == args.seed and args.save:
-            save_and_reload(result.kept, args.save)
-        if seed == args.seed and args.gif:
-            save_gif(result.kept, config, test_seed, args.gif)
-
+def main(argv: list[str] | None = None) -> dict:
+    """Train DQN on CartPole-v1 for one or more seeds and print the scores as JSON."""
+    config, args = parse(argv)
+    seeds = range(args.seed, args.seed + args.seeds)
+    per_seed, results = [], []
+    for seed in common.progress(seeds, desc="seeds", total=args.seeds):
+        scores, result = run_seed(config, seed, args.tensorboard, args.wandb)
+        per_seed.append(scores)
+        results.append(result)
+    if args.save:
+        save_and_reload(results[0].kept, args.save)
+    if args.gif:
+        save_gif(results[0].kept, config, args.seed + curves.TEST_SEED_OFFSET, args.gif)
     if args.plot:
-        curves = [{**r, "steps": s, "returns": y} for r, (s, y) in zip(per_seed, runs, strict=True)]
+        runs = [
+            s | {"steps": r.curve.steps, "returns": r.curve.returns}
+            for s, r in zip(per_seed, results, strict=True)
+        ]
         title = f"DQN on CartPole-v1, {TITLES[args.preset]} (star: kept checkpoint)"
-        common.save_figure(plot_eval_curves(curves, title), args.plot)
+        common.save_figure(plot_eval_curves(runs, title), args.plot)
     if args.curve:
-        length = min(len(s) for s, _ in runs)
-        mean_curve = np.mean([r[:length] for _, r in runs], axis=0)
-        with open(args.curve, "w") as f:
-            label = f"DQN (SB3), {args.preset} settings" + (f", mean of {args.seeds} seeds" if args.seeds > 1 else "")
-            json.dump({"x_label": "environment steps", "x": runs[0][0][:length], "y": mean_curve.tolist(),
-                       "label": label}, f)
-
-    kept = [r["kept_mean_return"] for r in per_seed]
-    final = [r["final_mean_return"] for r in per_seed]
-    return common.emit_metrics(
-        {
-            "preset": args.preset,
-            "timesteps": config.total_timesteps,
-            "kept_agent": "best periodic-eval checkpoint",
-            "kept_mean_return": kept if args.seeds > 1 else kept[0],
-            "final_mean_return": final if args.seeds > 1 else final[0],
-            "seeds_kept_at_least_475": sum(k >= 475 for k in kept),
-            "seeds_final_at_least_475": sum(f >= 475 for f in final),
-            "seconds_per_seed": [r["seconds"] for r in per_seed] if args.seeds > 1 else per_seed[0]["seconds"],
-            "per_seed": per_seed,
-        }
-    )
+        label = f"DQN (SB3), {args.preset} settings"
+        label += f", mean of {args.seeds} seeds" if args.seeds > 1 else ""
+        write_mean_curve(results, args.curve, label)
+    return common.emit_metrics(summary(per_seed, config, args.preset))
 
 
 if __name__ == "__main__":

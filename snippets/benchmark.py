@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snippets import common, manifest
+from snippets import common, curves, manifest
 
 # --8<-- [end:imports]
 
@@ -41,7 +41,7 @@ class Lesson:
     metric: str  # key of the lesson's final JSON line; "/" walks into nested objects and lists
     check: str  # ">=", "<=" or "~" (within `tolerance` of `target`)
     target: float
-    target_text: str  # the target as the issue states it
+    target_text: str  # the target in words, as the results table shows it
     reference: str  # the published or computed anchor
     args: tuple[str, ...] = ()  # extra arguments for the default run
     curve: bool = False  # the lesson can write a learning curve with --curve PATH
@@ -59,8 +59,10 @@ class Lesson:
     def met(self, metrics: dict) -> bool:
         """Whether one run meets the target and every further condition."""
         value = self.value(metrics)
-        ok = abs(value - self.target) <= self.tolerance if self.check == "~" else _holds(
-            value, self.check, self.target
+        ok = (
+            abs(value - self.target) <= self.tolerance
+            if self.check == "~"
+            else _holds(value, self.check, self.target)
         )
         return ok and all(_holds(self.value(metrics, m), c, b) for m, c, b in self.also)
 
@@ -83,18 +85,41 @@ def lessons_from_manifest() -> dict[str, Lesson]:
 
 
 LESSONS: dict[str, Lesson] = lessons_from_manifest()
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a benchmark run measures and where it writes (paths relative to the repository)."""
+
+    seeds: common.PosInt = 5  # seeds per lesson: seed, seed + 1, ... (a vectorised lesson: one run)
+    out: str = "results"  # folder for benchmark.json and table.md
+    figure: str = "docs/assets/figures/results_cartpole_curves.png"  # the learning-curve figure
+
+
 # --8<-- [end:lessons]
 
 
 # --8<-- [start:run]
+_RUNS: dict[tuple, dict] = {}  # entries with the same command share one run (D3's methods)
+
+
 def run_lesson(lesson: Lesson, seed: int, quick: bool = False, seeds: int = 1) -> dict:
     """Run one lesson once in a fresh process and return its metrics, wall time and curve.
 
     ``seeds`` > 1 is for vectorised lessons, which train seeds ``seed..seed+seeds-1`` at once.
+    Entries whose command is the same (module and arguments) share a run, so D3's three
+    methods, trained in one process per seed, are measured once.
 
     Raises:
         RuntimeError: If the lesson exits with an error.
     """
+    key = (lesson.module, lesson.args, lesson.curve, seed, quick, seeds)
+    if key not in _RUNS:
+        _RUNS[key] = _run_once(lesson, seed, quick, seeds)
+    return _RUNS[key]
+
+
+def _run_once(lesson: Lesson, seed: int, quick: bool, seeds: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         curve_path = Path(tmp) / "curve.json"
         cmd = [sys.executable, "-m", f"snippets.{lesson.module}", "--seed", str(seed), *lesson.args]
@@ -111,8 +136,30 @@ def run_lesson(lesson: Lesson, seed: int, quick: bool = False, seeds: int = 1) -
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
         metrics = json.loads(result.stdout.strip().splitlines()[-1])
-        curve = json.loads(curve_path.read_text()) if lesson.curve and curve_path.exists() else None
+        curve = curves.read_curve(curve_path) if lesson.curve and curve_path.exists() else None
     return {"seed": seed, "wall_seconds": round(seconds, 1), "metrics": metrics, "curve": curve}
+
+
+def measure(name: str, first_seed: int, seeds: int, quick: bool = False) -> dict:
+    """Run one lesson over ``seeds`` seeds; return its entry for ``benchmark.json``."""
+    lesson = LESSONS[name]
+    if lesson.vectorised:
+        runs = [run_lesson(lesson, first_seed, quick=quick, seeds=seeds)]
+    else:
+        todo = common.progress(range(seeds), desc=name, total=seeds)
+        runs = [run_lesson(lesson, first_seed + k, quick=quick) for k in todo]
+    return {
+        "module": lesson.module,
+        "metric": lesson.metric,
+        "target_text": lesson.target_text,
+        "reference": lesson.reference,
+        "args": list(lesson.args) + (["--quick"] if quick else []),
+        "seeds_per_run": seeds if lesson.vectorised else 1,
+        "date": dt.date.today().isoformat(),
+        "machine": machine_description(),
+        "summary": summarise(lesson, runs),
+        "runs": runs,
+    }
 
 
 def summarise(lesson: Lesson, runs: list[dict]) -> dict:
@@ -126,14 +173,19 @@ def summarise(lesson: Lesson, runs: list[dict]) -> dict:
     }
     if lesson.also:
         summary["also"] = {
-            m: _quartiles([lesson.value(run["metrics"], m) for run in runs]) for m, _, _ in lesson.also
+            m: _quartiles([lesson.value(run["metrics"], m) for run in runs])
+            for m, _, _ in lesson.also
         }
     return summary
 
 
 def _quartiles(values: list[float]) -> dict:
     q25, median, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
-    return {"median": round(float(median), 4), "q25": round(float(q25), 4), "q75": round(float(q75), 4)}
+    return {
+        "median": round(float(median), 4),
+        "q25": round(float(q25), 4),
+        "q75": round(float(q75), 4),
+    }
 
 
 # --8<-- [end:run]
@@ -187,7 +239,9 @@ def render_table(results: dict) -> str:
         )
         m = entry["machine"]
         versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-        key = f"{entry['date']}: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, {versions}"
+        key = (
+            f"{entry['date']}: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, {versions}"
+        )
         where.setdefault(key, []).append(_label(name))
     lines.append("")
     lines += [f"- **Run on {key}**: {', '.join(names)}." for key, names in where.items()]
@@ -211,12 +265,25 @@ def plot_curves(results: dict, path: Path) -> Path | None:
         label = f"{_label(name)} {curves[0].get('label', '')} ({len(curves)} seeds)"
         ax.plot(grid, median, label=label)
         ax.fill_between(grid, q25, q75, alpha=0.2)
-    ax.axhline(475, color="grey", ls="--", lw=1, label="solved (475)")
+    solved = curves.SOLVED_RETURN
+    ax.axhline(solved, color="grey", ls="--", lw=1, label=f"solved ({solved:g})")
     ax.set_xlabel(curves[0].get("x_label", "environment steps"))
     ax.set_ylabel("return")
     ax.set_title("CartPole-v1: median and interquartile range over seeds")
     ax.legend(loc="center right")
     return Path(common.save_figure(fig, path))
+
+
+def save_entry(out: Path, name: str, entry: dict) -> dict:
+    """Put one lesson's entry into ``benchmark.json``, re-render ``table.md``; return all results."""
+    json_path = out / "benchmark.json"
+    # Re-read just before writing: benchmarks of other lessons may run at the same time.
+    results = json.loads(json_path.read_text()) if json_path.exists() else {"lessons": {}}
+    results["lessons"][name] = entry
+    out.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=1) + "\n")
+    (out / "table.md").write_text(render_table(results))
+    return results
 
 
 # --8<-- [end:report]
@@ -225,58 +292,21 @@ def plot_curves(results: dict, path: Path) -> Path | None:
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Benchmark the chosen lessons and update the results files."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.benchmark")
+    parser = common.config_parser(Config, __doc__, prog="python -m snippets.benchmark")
     parser.add_argument(
         "--lesson",
         action="append",
         choices=sorted(LESSONS),
-        help="lesson to run (repeatable; default all)",
+        help="lesson to run (repeatable; default: every lesson)",
     )
-    parser.add_argument(
-        "--seeds", type=common.positive_int, default=5, help="seeds 0..N-1 (default 5)"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "results", help="folder for benchmark.json and table.md"
-    )
-    parser.add_argument(
-        "--figure",
-        type=Path,
-        default=ROOT / "docs" / "assets" / "figures" / "results_cartpole_curves.png",
-    )
-    args = parser.parse_args(argv)
+    cfg, args = common.parse_config(parser, argv)
     names = args.lesson or sorted(LESSONS)
-
-    json_path = args.out / "benchmark.json"
+    out = ROOT / cfg.out  # an absolute path stays as it is
     for name in names:
-        lesson = LESSONS[name]
-        if lesson.vectorised:
-            runs = [run_lesson(lesson, args.seed, quick=args.quick, seeds=args.seeds)]
-        else:
-            runs = [
-                run_lesson(lesson, args.seed + k, quick=args.quick)
-                for k in common.progress(range(args.seeds), desc=name, total=args.seeds)
-            ]
-        # Re-read just before writing: benchmarks of other lessons may run at the same time.
-        results = json.loads(json_path.read_text()) if json_path.exists() else {"lessons": {}}
-        results["lessons"][name] = {
-            "module": lesson.module,
-            "metric": lesson.metric,
-            "target_text": lesson.target_text,
-            "reference": lesson.reference,
-            "args": list(lesson.args) + (["--quick"] if args.quick else []),
-            "seeds_per_run": args.seeds if lesson.vectorised else 1,
-            "date": dt.date.today().isoformat(),
-            "machine": machine_description(),
-            "summary": summarise(lesson, runs),
-            "runs": runs,
-        }
-        args.out.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(results, indent=1) + "\n")
-        (args.out / "table.md").write_text(render_table(results))
-    plot_curves(results, args.figure)
-    return common.emit_metrics(
-        {name: results["lessons"][name]["summary"] for name in names} | {"out": str(args.out)}
-    )
+        results = save_entry(out, name, measure(name, args.seed, cfg.seeds, args.quick))
+    plot_curves(results, ROOT / cfg.figure)
+    summaries = {name: results["lessons"][name]["summary"] for name in names}
+    return common.emit_metrics(summaries | {"out": str(out)})
 
 
 if __name__ == "__main__":

@@ -10,17 +10,16 @@ the code each step of the derivation maps to.
 # --8<-- [start:imports]
 from __future__ import annotations
 
-import json
-import os
+import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from snippets import common
+from snippets import common, curves
 
 # --8<-- [end:imports]
 
@@ -30,17 +29,15 @@ from snippets import common
 class Config:
     """Hyperparameters of REINFORCE on CartPole-v1 (the defaults are the benchmarked ones)."""
 
-    env_id: str = "CartPole-v1"
-    episodes: int = 1000  # total budget of episodes
-    batch_episodes: int = 5  # episodes per gradient step: more = less noise, fewer steps
-    gamma: float = 0.99  # discount of the reward-to-go
-    learning_rate: float = 1e-2  # Adam step size
-    hidden: int = 32  # width of the policy's one hidden layer
+    env_id: str = "CartPole-v1"  # a Gymnasium environment with discrete actions
+    episodes: common.PosInt = 1000  # total budget of episodes
+    batch_episodes: common.PosInt = 5  # episodes per gradient step: less noise, fewer steps
+    gamma: common.Prob = 0.99  # discount of the reward-to-go
+    learning_rate: common.PosFloat = 1e-2  # Adam step size
+    hidden: common.PosInt = 32  # width of the policy's one hidden layer
     baseline: bool = True  # subtract the leave-one-out, per-time-step baseline
     normalize: bool = True  # scale advantages to unit standard deviation
-    entropy_coef: float = 0.0  # weight of the entropy bonus (0: off, see the ablation)
-    solved_return: float = 475.0  # CartPole-v1 counts as solved at a 100-episode mean >= 475
-    window: int = 100  # episodes in the moving average that decides "solved"
+    entropy_coef: common.NonNegFloat = 0.0  # weight of the entropy bonus (0: off)
 
 
 # --8<-- [end:config]
@@ -72,16 +69,11 @@ class Policy(nn.Module):
 def play_episode(
     env: gym.Env, policy: Policy, rng: np.random.Generator, seed: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Play one episode with actions sampled from the policy.
-
-    Args:
-        env: A Gymnasium environment with a discrete action space.
-        policy: The policy network (no gradient is recorded while playing).
-        rng: Source of the action samples.
-        seed: Passed to ``env.reset`` (``None`` continues the env's own sequence).
+    """Play one episode with actions sampled from the policy (no gradient recorded).
 
     Returns:
-        ``(observations, actions, rewards)`` as arrays of length T (the episode length).
+        ``(observations, actions, rewards)``, arrays of length T: ``S_t``, ``A_t`` and
+        ``R_{t+1}``, the reward that followed ``A_t``, for t = 0 ... T-1.
     """
     obs, _ = env.reset(seed=seed)
     observations, actions, rewards = [], [], []
@@ -104,17 +96,17 @@ def play_episode(
 
 # --8<-- [start:returns]
 def discounted_returns(rewards: Sequence[float] | np.ndarray, gamma: float) -> np.ndarray:
-    """Reward-to-go of one episode: ``G_t = r_t + gamma * r_{t+1} + gamma^2 * r_{t+2} + ...``.
+    """Reward-to-go of one episode: ``G_t = R_{t+1} + gamma R_{t+2} + gamma^2 R_{t+3} + ...``.
 
-    Computed backwards in one pass with ``G_t = r_t + gamma * G_{t+1}``. The episode is
-    assumed to end after the last reward (nothing is bootstrapped).
+    Computed backwards in one pass with ``G_t = R_{t+1} + gamma G_{t+1}``; the episode ends
+    after the last reward (nothing is bootstrapped).
 
     Args:
-        rewards: The rewards r_0 ... r_{T-1} of one episode.
+        rewards: ``R_1 ... R_T`` of one episode (``rewards[t]`` followed action ``A_t``).
         gamma: Discount factor in [0, 1].
 
     Returns:
-        A float64 array of the same length holding G_0 ... G_{T-1}.
+        A float64 array of the same length holding ``G_0 ... G_{T-1}``.
     """
     rewards = np.asarray(rewards, dtype=np.float64)
     returns = np.zeros_like(rewards)
@@ -140,6 +132,7 @@ def pad_episodes(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return padded, mask
 
 
+# --8<-- [start:advantages]
 def advantages_from_returns(
     returns: np.ndarray, mask: np.ndarray, baseline: bool = True, normalize: bool = True
 ) -> np.ndarray:
@@ -178,6 +171,7 @@ def advantages_from_returns(
     return adv
 
 
+# --8<-- [end:advantages]
 # --8<-- [end:baseline]
 
 
@@ -191,14 +185,13 @@ def reinforce_loss(
 ) -> torch.Tensor:
     """The REINFORCE surrogate loss: its gradient is minus the policy-gradient estimate.
 
-    ``loss = -mean_t[ A_t * log pi(a_t|s_t) ] - entropy_coef * mean_t[ H(pi(.|s_t)) ]``,
-    the mean running over the real (unmasked) steps of all episodes in the batch.
-    The loss value itself means nothing; only its gradient does.
+    ``loss = -mean_t[ Adv_t log pi(A_t|S_t) ] - entropy_coef mean_t[ H(pi(.|S_t)) ]`` over
+    the real (unmasked) steps of the batch. Its value means nothing; its gradient does.
 
     Args:
         logits: Policy logits, shape ``(N, T, n_actions)``.
         actions: Actions taken, shape ``(N, T)`` (any integer on padding).
-        advantages: Weights A_t, shape ``(N, T)``; treated as constants.
+        advantages: The weights, shape ``(N, T)``; treated as constants.
         mask: 1 for real steps, 0 for padding, shape ``(N, T)``.
         entropy_coef: Weight of the entropy bonus (0 turns it off).
 
@@ -223,13 +216,7 @@ def update_policy(
     episodes: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
     cfg: Config,
 ) -> float:
-    """One REINFORCE step on a batch of finished episodes.
-
-    Args:
-        policy: The policy network to improve.
-        optimizer: Its optimizer (Adam).
-        episodes: ``(observations, actions, rewards)`` per episode, from :func:`play_episode`.
-        cfg: Hyperparameters (gamma, baseline, normalize, entropy_coef).
+    """One REINFORCE step on a batch of finished episodes from :func:`play_episode`.
 
     Returns:
         The loss value (for logging only).
@@ -269,56 +256,32 @@ def train(cfg: Config, seed: int, show_progress: bool = True) -> dict:
         show_progress: Show a progress bar over episodes.
 
     Returns:
-        A dict with ``returns`` (one per episode), ``lengths`` (same, in steps),
-        ``solved_at`` (first episode at which the 100-episode mean reached
-        ``cfg.solved_return``, or ``None``) and the trained ``policy``.
+        ``returns`` and ``lengths`` (one per episode), the training's wall and CPU
+        ``seconds`` and ``cpu_seconds``, and the trained ``policy``.
     """
     rng = common.seed_everything(seed)
     env = common.make_env(cfg.env_id, seed)
     policy = Policy(env.observation_space.shape[0], env.action_space.n, cfg.hidden)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
-    episode_returns: list[float] = []
-    episode_lengths: list[int] = []
-    batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    solved_at = None
+    returns, lengths, batch = [], [], []
     loop = range(cfg.episodes)
     if show_progress:
         loop = common.progress(loop, desc=f"REINFORCE seed {seed}", total=cfg.episodes)
-    for episode in loop:
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for _ in loop:
         batch.append(play_episode(env, policy, rng))
-        episode_returns.append(float(batch[-1][2].sum()))
-        episode_lengths.append(len(batch[-1][1]))
-        if len(batch) == cfg.batch_episodes:
+        returns.append(float(batch[-1][2].sum()))
+        lengths.append(len(batch[-1][1]))
+        if len(batch) == cfg.batch_episodes:  # a leftover partial batch is never used
             update_policy(policy, optimizer, batch, cfg)
             batch = []
-        recent = episode_returns[-cfg.window :]
-        if solved_at is None and len(recent) == cfg.window and np.mean(recent) >= cfg.solved_return:
-            solved_at = episode + 1
     env.close()
-    return {
-        "returns": episode_returns,
-        "lengths": episode_lengths,
-        "solved_at": solved_at,
-        "policy": policy,
-    }
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    return {"returns": returns, "lengths": lengths, "seconds": seconds,
+            "cpu_seconds": cpu_seconds, "policy": policy}  # fmt: skip
 
 
 # --8<-- [end:train]
-
-
-def moving_average(values: Sequence[float], window: int) -> np.ndarray:
-    """Mean of the last ``window`` values at each position (fewer at the start)."""
-    v = np.asarray(values, dtype=np.float64)
-    csum = np.concatenate([[0.0], np.cumsum(v)])
-    idx = np.arange(1, len(v) + 1)
-    lo = np.maximum(0, idx - window)
-    return (csum[idx] - csum[lo]) / (idx - lo)
-
-
-def best_mean_return(returns: Sequence[float], window: int) -> float:
-    """Highest ``window``-episode mean reached (over full windows when there are enough)."""
-    ma = moving_average(returns, window)
-    return float(ma[window - 1 :].max() if len(ma) >= window else ma.max())
 
 
 def evaluate(policy: Policy, env_id: str, episodes: int, seed: int) -> float:
@@ -338,26 +301,6 @@ def evaluate(policy: Policy, env_id: str, episodes: int, seed: int) -> float:
     return total / episodes
 
 
-def write_curve(path: str, runs: Sequence[dict], label: str) -> str:
-    """Write the mean learning curve over seeds as JSON for the results page.
-
-    x is environment steps (cumulative, averaged over seeds at each episode); y is the
-    100-episode moving average of the return, averaged over seeds.
-    """
-    steps = np.mean([np.cumsum(r["lengths"]) for r in runs], axis=0)
-    curve = np.mean([moving_average(r["returns"], 100) for r in runs], axis=0)
-    data = {
-        "x_label": "environment steps",
-        "x": [round(float(s), 1) for s in steps],
-        "y": [round(float(c), 2) for c in curve],
-        "label": label,
-    }
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(data, f)
-    return path
-
-
 # --8<-- [start:plot]
 def plot_runs(runs: Sequence[dict], cfg: Config, path: str, seeds: Sequence[int]) -> str:
     """Plot each seed's episode returns (faint) and their 100-episode moving averages."""
@@ -366,9 +309,11 @@ def plot_runs(runs: Sequence[dict], cfg: Config, path: str, seeds: Sequence[int]
 
     fig, ax = plt.subplots()
     for seed, run in zip(seeds, runs, strict=True):
-        line = ax.plot(moving_average(run["returns"], cfg.window), label=f"seed {seed}")[0]
+        mean = curves.moving_average(run["returns"], curves.SOLVED_WINDOW)
+        line = ax.plot(mean, label=f"seed {seed}")[0]
         ax.plot(run["returns"], color=line.get_color(), alpha=0.15, linewidth=0.8)
-    ax.axhline(cfg.solved_return, color="black", linestyle="--", linewidth=1, label="solved (475)")
+    solved = f"solved ({curves.SOLVED_RETURN:g})"
+    ax.axhline(curves.SOLVED_RETURN, color="black", ls="--", lw=1, label=solved)
     ax.set_xlabel("episode")
     ax.set_ylabel("return (faint: per episode; bold: 100-episode mean)")
     ax.set_title(f"REINFORCE on {cfg.env_id} (PyTorch)")
@@ -380,78 +325,54 @@ def plot_runs(runs: Sequence[dict], cfg: Config, path: str, seeds: Sequence[int]
 # --8<-- [end:plot]
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Train REINFORCE on CartPole-v1 for one or several seeds and print the metrics."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.c0_policy_gradients_reinforce")
-    parser.add_argument(
-        "--episodes", type=common.positive_int, default=Config.episodes,
-        help=f"training episodes per seed (default {Config.episodes})",
-    )
-    parser.add_argument(
-        "--seeds", type=common.positive_int, default=1,
-        help="number of seeds to train, seed, seed+1, ... (default 1)",
-    )
-    parser.add_argument(
-        "--lr", type=common.positive_float, default=Config.learning_rate,
-        help=f"Adam learning rate (default {Config.learning_rate})",
-    )
-    parser.add_argument(
-        "--gamma", type=common.float_in_range(0, 1), default=Config.gamma,
-        help=f"discount factor in [0, 1] (default {Config.gamma})",
-    )
-    parser.add_argument(
-        "--batch-episodes", type=common.positive_int, default=Config.batch_episodes,
-        help=f"episodes per gradient step (default {Config.batch_episodes})",
-    )
-    parser.add_argument(
-        "--entropy-coef", type=common.float_in_range(0, 1), default=Config.entropy_coef,
-        help=f"entropy bonus weight in [0, 1] (default {Config.entropy_coef})",
-    )
-    parser.add_argument("--no-baseline", action="store_true", help="turn the baseline off")
-    parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
-    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
-    args = parser.parse_args(argv)
-
-    torch.set_num_threads(1)  # a tiny network: one thread is fastest and fair to neighbours
-    cfg = replace(
-        Config(),
-        episodes=30 if args.quick else args.episodes,
-        learning_rate=args.lr,
-        gamma=args.gamma,
-        batch_episodes=args.batch_episodes,
-        entropy_coef=args.entropy_coef,
-        baseline=not args.no_baseline,
-    )
-    seeds = [args.seed + k for k in range(args.seeds)]
-    runs = []
-    with common.Stopwatch() as watch:
-        for seed in seeds:
-            runs.append(train(cfg, seed))
-    if args.plot:
-        plot_runs(runs, cfg, args.plot, seeds)
-    if args.curve:
-        write_curve(args.curve, runs, label="REINFORCE (PyTorch, C0)")
+def summarise(runs: Sequence[dict], seeds: Sequence[int], cfg: Config) -> dict:
+    """The JSON line: per seed, when the 100-episode mean first reached 475 and where it ended."""
     per_seed = [
         {
             "seed": seed,
-            "solved_at": run["solved_at"],
-            "best_mean_return": best_mean_return(run["returns"], cfg.window),
-            "final_mean_return": float(np.mean(run["returns"][-cfg.window :])),
+            "solved_at": curves.first_solved(run["returns"]),
+            "best_mean_return": curves.best_mean_return(run["returns"]),
+            "final_mean_return": float(np.mean(run["returns"][-curves.SOLVED_WINDOW :])),
+            "steps": int(sum(run["lengths"])),
+            "seconds": run["seconds"],
+            "cpu_seconds": run["cpu_seconds"],
         }
         for seed, run in zip(seeds, runs, strict=True)
     ]
-    return common.emit_metrics(
-        {
-            "episodes": cfg.episodes,
-            "seeds_solved": sum(r["solved_at"] is not None for r in per_seed),
-            "best_mean_return": float(np.mean([r["best_mean_return"] for r in per_seed])),
-            "final_mean_return": float(np.mean([r["final_mean_return"] for r in per_seed])),
-            "seconds": watch.seconds,
-            "runs": per_seed,
-            "config": {k: v for k, v in asdict(cfg).items() if k != "env_id"},
-        }
-    )
+    return {
+        "episodes": cfg.episodes,
+        "seeds_solved": sum(r["solved_at"] is not None for r in per_seed),
+        "best_mean_return": float(np.mean([r["best_mean_return"] for r in per_seed])),
+        "final_mean_return": float(np.mean([r["final_mean_return"] for r in per_seed])),
+        "seconds": float(sum(r["seconds"] for r in per_seed)),
+        "runs": per_seed,
+        "config": {k: v for k, v in asdict(cfg).items() if k != "env_id"},
+    }
+
+
+# --8<-- [start:main]
+def main(argv: list[str] | None = None) -> dict:
+    """Train REINFORCE on CartPole-v1 for one or several seeds and print the metrics."""
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.c0_policy_gradients_reinforce",
+        quick={"episodes": 30}, aliases={"learning_rate": "--lr"},
+    )  # fmt: skip
+    parser.add_argument("--seeds", type=common.positive_int, default=1,
+                        help="number of seeds to train: seed, seed+1, ... (default 1)")  # fmt: skip
+    parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
+    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
+    cfg, args = common.parse_config(parser, argv)
+    torch.set_num_threads(1)  # a tiny network: one thread is fastest and fair to neighbours
+    seeds = [args.seed + k for k in range(args.seeds)]
+    runs = [train(cfg, seed) for seed in seeds]
+    if args.plot:
+        plot_runs(runs, cfg, args.plot, seeds)
+    if args.curve:
+        x, y = curves.mean_episode_curve([r["returns"] for r in runs], [r["lengths"] for r in runs])
+        curves.write_curve(args.curve, x, y, label="REINFORCE (PyTorch, C0)")
+    return common.emit_metrics(summarise(runs, seeds, cfg))
 
 
 if __name__ == "__main__":
     main()
+# --8<-- [end:main]

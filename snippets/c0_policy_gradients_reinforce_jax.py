@@ -4,15 +4,14 @@ The algorithm is the one of ``c0_policy_gradients_reinforce`` (same network, sam
 reward-to-go, same baseline, same loss, same Adam), but the environment is a pure JAX
 function too. A whole training run then becomes one compiled program: ``lax.scan`` over
 the 500 steps of an episode, ``vmap`` over the episodes of a batch, ``lax.scan`` over the
-updates, and ``vmap`` over seeds, so five seeds train in one call.
+updates, and ``vmap`` over seeds, so five seeds train in one call. The ablation that shows
+what makes REINFORCE stable is run here, ten seeds per variant. The race against the
+PyTorch version is in ``c0_policy_gradients_reinforce_speed``.
 """
 
 # --8<-- [start:imports]
 from __future__ import annotations
 
-import json
-import os
-import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
 
@@ -20,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snippets import common
+from snippets import common, curves
 
 # --8<-- [end:imports]
 
@@ -32,17 +31,16 @@ Params = dict[str, jax.Array]
 class Config:
     """Hyperparameters; the shared fields have the same defaults as the PyTorch lesson."""
 
-    episodes: int = 1000  # episodes per seed (rounded down to whole batches)
-    batch_episodes: int = 5  # episodes per gradient step, played in parallel by vmap
-    gamma: float = 0.99
-    learning_rate: float = 1e-2
-    hidden: int = 32
-    baseline: bool = True
-    normalize: bool = True
-    entropy_coef: float = 0.0
-    max_steps: int = 500  # CartPole-v1's time limit: the length of every scanned episode
-    solved_return: float = 475.0
-    window: int = 100
+    episodes: common.PosInt = 1000  # episodes per seed, a multiple of batch_episodes
+    batch_episodes: common.PosInt = 5  # episodes per gradient step
+    gamma: common.Prob = 0.99  # discount of the reward-to-go
+    learning_rate: common.PosFloat = 1e-2  # Adam step size
+    hidden: common.PosInt = 32  # width of the policy's one hidden layer
+    baseline: bool = True  # subtract the leave-one-out, per-time-step baseline
+    normalize: bool = True  # scale advantages to unit standard deviation
+    entropy_coef: common.NonNegFloat = 0.0  # weight of the entropy bonus (0: off)
+    max_steps: common.PosInt = 500  # CartPole-v1's time limit: every scanned episode's length
+    parallel_episodes: bool = True  # vmap a batch's episodes (False: one after another)
 
 
 # --8<-- [end:config]
@@ -95,8 +93,12 @@ def cartpole_step(
     )
     x_acc = temp - polemass_length * theta_acc * cos / total_mass
     next_state = jnp.stack(
-        [x + p.tau * x_dot, x_dot + p.tau * x_acc, theta + p.tau * theta_dot,
-         theta_dot + p.tau * theta_acc]
+        [
+            x + p.tau * x_dot,
+            x_dot + p.tau * x_acc,
+            theta + p.tau * theta_dot,
+            theta_dot + p.tau * theta_acc,
+        ]
     )
     x, theta = next_state[0], next_state[2]
     terminated = (jnp.abs(x) > p.x_threshold) | (jnp.abs(theta) > p.theta_threshold)
@@ -172,9 +174,9 @@ def play_episode(params: Params, key: jax.Array, max_steps: int = 500) -> Episod
 
 # --8<-- [start:returns]
 def discounted_returns(rewards: jax.Array, gamma: float) -> jax.Array:
-    """Reward-to-go ``G_t = r_t + gamma * G_{t+1}`` along the last axis (a reverse scan).
+    """Reward-to-go ``G_t = R_{t+1} + gamma G_{t+1}`` along the last axis (a reverse scan).
 
-    Padding carries zero reward, so an episode's returns are unaffected by it.
+    ``rewards[..., t]`` is ``R_{t+1}``; padding carries zero reward, so it changes nothing.
     """
 
     def back(running: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -257,9 +259,7 @@ def adam_step(
     nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g**2, state.nu, grads)
     mu_hat = jax.tree.map(lambda m: m / (1 - b1**count), mu)
     nu_hat = jax.tree.map(lambda v: v / (1 - b2**count), nu)
-    params = jax.tree.map(
-        lambda p, m, v: p - lr * m / (jnp.sqrt(v) + eps), params, mu_hat, nu_hat
-    )
+    params = jax.tree.map(lambda p, m, v: p - lr * m / (jnp.sqrt(v) + eps), params, mu_hat, nu_hat)
     return params, AdamState(mu, nu, count)
 
 
@@ -283,7 +283,10 @@ def train_one_seed(key: jax.Array, cfg: Config) -> jax.Array:
     def update(carry: tuple, update_key: jax.Array) -> tuple[tuple, jax.Array]:
         params, opt_state = carry
         keys = jax.random.split(update_key, cfg.batch_episodes)
-        batch = jax.vmap(play_episode, in_axes=(None, 0, None))(params, keys, cfg.max_steps)
+        if cfg.parallel_episodes:  # the batch's episodes side by side, as one vector program
+            batch = jax.vmap(play_episode, in_axes=(None, 0, None))(params, keys, cfg.max_steps)
+        else:  # one after another, as the PyTorch lesson plays them
+            batch = jax.lax.map(lambda k: play_episode(params, k, cfg.max_steps), keys)
         returns = discounted_returns(batch.mask, cfg.gamma)  # CartPole: reward = mask
         adv = advantages_from_returns(returns, batch.mask, cfg.baseline, cfg.normalize)
         grads = jax.grad(reinforce_loss)(
@@ -293,9 +296,7 @@ def train_one_seed(key: jax.Array, cfg: Config) -> jax.Array:
         return (params, opt_state), batch.mask.sum(-1)
 
     n_updates = cfg.episodes // cfg.batch_episodes
-    _, returns = jax.lax.scan(
-        update, (params, adam_init(params)), jax.random.split(key, n_updates)
-    )
+    _, returns = jax.lax.scan(update, (params, adam_init(params)), jax.random.split(key, n_updates))
     return returns.reshape(-1)
 
 
@@ -313,55 +314,6 @@ train_many_seeds_jit = jax.jit(train_many_seeds, static_argnums=1)
 
 
 # --8<-- [end:train]
-
-
-def moving_average(values: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last ``window`` values at each position (fewer at the start)."""
-    v = np.asarray(values, dtype=np.float64)
-    csum = np.concatenate([[0.0], np.cumsum(v)])
-    idx = np.arange(1, len(v) + 1)
-    lo = np.maximum(0, idx - window)
-    return (csum[idx] - csum[lo]) / (idx - lo)
-
-
-def best_mean_return(returns: np.ndarray, window: int) -> float:
-    """Highest ``window``-episode mean reached (over full windows when there are enough)."""
-    ma = moving_average(returns, window)
-    return float(ma[window - 1 :].max() if len(ma) >= window else ma.max())
-
-
-def solved_at(returns: np.ndarray, cfg: Config) -> int | None:
-    """First episode (1-based) at which the ``cfg.window``-episode mean reaches the target."""
-    if len(returns) < cfg.window:
-        return None
-    ma = moving_average(returns, cfg.window)[cfg.window - 1 :]
-    hits = np.nonzero(ma >= cfg.solved_return)[0]
-    return int(hits[0] + cfg.window) if len(hits) else None
-
-
-# --8<-- [start:timing]
-def time_jax_training(seeds: list[int], cfg: Config) -> dict[str, Any]:
-    """Compile, then run, the vmapped training; time the two separately.
-
-    Returns:
-        ``returns`` (n_seeds, episodes) as NumPy, ``compile_seconds``, ``run_seconds``
-        (wall clock) and ``run_cpu_seconds`` (CPU time of all this process's threads).
-    """
-    seed_array = jnp.asarray(seeds)
-    with common.Stopwatch() as compile_watch:
-        compiled = jax.jit(train_many_seeds, static_argnums=1).lower(seed_array, cfg).compile()
-    cpu_start = time.process_time()
-    with common.Stopwatch() as run_watch:
-        returns = compiled(seed_array).block_until_ready()
-    return {
-        "returns": np.asarray(returns),
-        "compile_seconds": compile_watch.seconds,
-        "run_seconds": run_watch.seconds,
-        "run_cpu_seconds": time.process_time() - cpu_start,
-    }
-
-
-# --8<-- [end:timing]
 
 
 # --8<-- [start:ablation]
@@ -385,192 +337,101 @@ def run_ablation(seeds: list[int], cfg: Config) -> dict[str, np.ndarray]:
     }
 
 
+def ablation_summary(returns: np.ndarray) -> dict[str, Any]:
+    """Seeds that reached 475, the median episode they did, and how many ended there."""
+    hits = [curves.first_solved(r) for r in returns]
+    reached = [h for h in hits if h is not None]
+    final = returns[:, -curves.SOLVED_WINDOW :].mean(axis=1)
+    return {
+        "seeds": len(returns),
+        "solved": len(reached),
+        "median_solved_at": float(np.median(reached)) if reached else None,
+        "solved_at_end": int(sum(final >= curves.SOLVED_RETURN)),
+        "median_final_mean_return": float(np.median(final)),
+    }
+
+
 # --8<-- [end:ablation]
 
 
-def plot_ablation(results: dict[str, np.ndarray], cfg: Config, path: str) -> str:
+# --8<-- [start:plot]
+def plot_ablation(results: dict[str, np.ndarray], path: str) -> str:
     """Median and interquartile band of the 100-episode mean return, one line per variant."""
     common.use_course_style()
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, returns in results.items():
-        curves = np.array([moving_average(r, cfg.window) for r in returns])
-        q25, med, q75 = np.percentile(curves, [25, 50, 75], axis=0)
-        s = ablation_summary(returns, cfg)
-        label = f"{name}\n  solved {s['solved']}/{len(returns)}, still at the end {s['solved_at_end']}"
+        means = np.array([curves.moving_average(r, curves.SOLVED_WINDOW) for r in returns])
+        q25, med, q75 = np.percentile(means, [25, 50, 75], axis=0)
+        s = ablation_summary(returns)
+        label = (
+            f"{name}\n  solved {s['solved']}/{s['seeds']}, still at the end {s['solved_at_end']}"
+        )
         line = ax.plot(med, label=label)[0]
         ax.fill_between(np.arange(len(med)), q25, q75, color=line.get_color(), alpha=0.15)
-    ax.axhline(cfg.solved_return, color="black", linestyle="--", linewidth=1)
+    ax.axhline(curves.SOLVED_RETURN, color="black", linestyle="--", linewidth=1)
     ax.set_xlabel("episode")
     ax.set_ylabel("100-episode mean return (median, IQR)")
-    ax.set_title(f"What makes REINFORCE stable on CartPole ({len(returns)} seeds each, JAX)")
+    seeds = len(next(iter(results.values())))
+    ax.set_title(f"What makes REINFORCE stable on CartPole ({seeds} seeds each, JAX)")
     ax.set_ylim(0, 520)
     ax.legend(loc="lower right", fontsize=8)
     return common.save_figure(fig, path)
 
 
-def ablation_summary(returns: np.ndarray, cfg: Config) -> dict[str, Any]:
-    """Seeds that reached the target, the median episode they did, and how many ended there."""
-    hits = [solved_at(r, cfg) for r in returns]
-    reached = [h for h in hits if h is not None]
-    return {
-        "solved": len(reached),
-        "median_solved_at": float(np.median(reached)) if reached else None,
-        "solved_at_end": int(sum(r[-cfg.window :].mean() >= cfg.solved_return for r in returns)),
-    }
+# --8<-- [end:plot]
 
 
-def time_torch_training(seeds: list[int], episodes: int) -> dict[str, Any]:
-    """Train the PyTorch lesson's REINFORCE on the same seeds and budget, one after another."""
-    import torch
-
-    from snippets import c0_policy_gradients_reinforce as c0_torch
-
-    torch.set_num_threads(1)
-    cfg = replace(c0_torch.Config(), episodes=episodes)
-    # The first optimizer imports part of torch.compile: pay that outside the timed region.
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-    cpu_start = time.process_time()
-    with common.Stopwatch() as watch:
-        runs = [c0_torch.train(cfg, seed) for seed in seeds]
-    return {
-        "returns": np.array([r["returns"] for r in runs]),
-        "seconds": watch.seconds,
-        "cpu_seconds": time.process_time() - cpu_start,
-    }
-
-
-def plot_comparison(
-    jax_returns: np.ndarray,
-    cfg: Config,
-    seeds: list[int],
-    path: str,
-    timings: dict[str, float],
-) -> str:
-    """Left: the JAX runs' learning curves. Right: wall time of JAX vs PyTorch."""
-    common.use_course_style()
-    import matplotlib.pyplot as plt
-
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=[2, 1])
-    for seed, ret in zip(seeds, jax_returns, strict=True):
-        ax.plot(moving_average(ret, cfg.window), label=f"seed {seed}")
-    ax.axhline(cfg.solved_return, color="black", linestyle="--", linewidth=1, label="solved (475)")
-    ax.set_xlabel("episode")
-    ax.set_ylabel("100-episode mean return")
-    ax.set_title(f"REINFORCE in JAX: {len(seeds)} seeds in one vmapped call")
-    ax.set_ylim(0, 520)
-    ax.legend(loc="lower right", fontsize=8, ncols=2)
-    names = list(timings)
-    values = [timings[n] for n in names]
-    colors = {"PyTorch": "tab:blue", "JAX\nrun": "tab:orange", "JAX\ncompile": "tab:gray"}
-    bars = bx.bar(names, values, color=[colors[n] for n in names])
-    bx.bar_label(bars, labels=[f"{v:.1f} s" for v in values])
-    bx.set_ylabel("wall time (s)")
-    title = f"{len(seeds)} seeds x {cfg.episodes} episodes"
-    if "PyTorch" in timings:
-        ratio = timings["PyTorch"] / values[names.index("JAX\nrun")]
-        title += f"\nJAX run {ratio:.0f}x faster"
-    bx.set_title(title)
-    return common.save_figure(fig, path)
-
-
-def main(argv: list[str] | None = None) -> dict:
-    """Train REINFORCE in JAX on several seeds at once; optionally race the PyTorch version."""
-    parser = common.lesson_parser(
-        __doc__, prog="python -m snippets.c0_policy_gradients_reinforce_jax"
-    )
-    parser.add_argument(
-        "--episodes", type=common.positive_int, default=Config.episodes,
-        help=f"training episodes per seed, a multiple of the batch of 5 (default {Config.episodes})",
-    )
-    parser.add_argument(
-        "--seeds", type=common.positive_int, default=5,
-        help="number of seeds trained together, seed, seed+1, ... (default 5)",
-    )
-    parser.add_argument(
-        "--lr", type=common.positive_float, default=Config.learning_rate,
-        help=f"Adam learning rate (default {Config.learning_rate})",
-    )
-    parser.add_argument(
-        "--compare-torch", action="store_true",
-        help="also train the PyTorch version on the same seeds and episodes, and time both",
-    )
-    parser.add_argument(
-        "--ablation", metavar="PATH",
-        help="also train the ablation variants on the same seeds and save their figure here",
-    )
-    parser.add_argument("--plot", metavar="PATH", help="save the curves (and timing) figure here")
-    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
-    args = parser.parse_args(argv)
-
-    episodes = 20 if args.quick else args.episodes
-    if episodes % Config.batch_episodes:
-        parser.error(
-            f"argument --episodes: must be a multiple of {Config.batch_episodes}, got {episodes}"
-        )
-    cfg = replace(Config(), episodes=episodes, learning_rate=args.lr)
-    seeds = [args.seed + k for k in range(args.seeds)]
-    jax_run = time_jax_training(seeds, cfg)
-    returns = jax_run["returns"]
+def summarise(returns: np.ndarray, seeds: list[int], cfg: Config) -> dict[str, Any]:
+    """The JSON line: per seed, when the 100-episode mean first reached 475 and where it ended."""
     per_seed = [
         {
             "seed": seed,
-            "solved_at": solved_at(ret, cfg),
-            "best_mean_return": best_mean_return(ret, cfg.window),
-            "final_mean_return": float(ret[-cfg.window :].mean()),
+            "solved_at": curves.first_solved(r),
+            "best_mean_return": curves.best_mean_return(r),
+            "final_mean_return": float(r[-curves.SOLVED_WINDOW :].mean()),
         }
-        for seed, ret in zip(seeds, returns, strict=True)
+        for seed, r in zip(seeds, returns, strict=True)
     ]
-    metrics: dict[str, Any] = {
+    return {
         "episodes": cfg.episodes,
         "seeds_solved": sum(r["solved_at"] is not None for r in per_seed),
         "best_mean_return": float(np.mean([r["best_mean_return"] for r in per_seed])),
         "final_mean_return": float(np.mean([r["final_mean_return"] for r in per_seed])),
-        "compile_seconds": jax_run["compile_seconds"],
-        "jax_seconds": jax_run["run_seconds"],
-        "jax_cpu_seconds": jax_run["run_cpu_seconds"],
+        "runs": per_seed,
+        "config": asdict(cfg),
     }
-    timings = {"JAX\nrun": jax_run["run_seconds"], "JAX\ncompile": jax_run["compile_seconds"]}
-    if args.compare_torch:
-        torch_run = time_torch_training(seeds, cfg.episodes)
-        metrics["torch_seconds"] = torch_run["seconds"]
-        metrics["torch_cpu_seconds"] = torch_run["cpu_seconds"]
-        metrics["torch_seeds_solved"] = sum(
-            solved_at(r, cfg) is not None for r in torch_run["returns"]
-        )
-        metrics["speedup"] = torch_run["seconds"] / jax_run["run_seconds"]
-        metrics["cpu_speedup"] = torch_run["cpu_seconds"] / jax_run["run_cpu_seconds"]
-        metrics["speedup_with_compile"] = torch_run["seconds"] / (
-            jax_run["run_seconds"] + jax_run["compile_seconds"]
-        )
-        timings = {"PyTorch": torch_run["seconds"], **timings}
+
+
+# --8<-- [start:main]
+def main(argv: list[str] | None = None) -> dict:
+    """Train REINFORCE in JAX on several seeds at once, and optionally the ablation."""
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.c0_policy_gradients_reinforce_jax",
+        quick={"episodes": 20}, aliases={"learning_rate": "--lr"},
+    )  # fmt: skip
+    parser.add_argument("--seeds", type=common.positive_int, default=5,
+                        help="seeds trained together in one vmapped call (default 5)")  # fmt: skip
+    parser.add_argument("--ablation", metavar="PATH", help="train the ablation; save its figure")
+    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
+    cfg, args = common.parse_config(parser, argv)
+    if cfg.episodes % cfg.batch_episodes:
+        parser.error(f"argument --episodes: must be a multiple of {cfg.batch_episodes}, got {cfg.episodes}")  # fmt: skip
+    seeds = [args.seed + k for k in range(args.seeds)]
+    with common.Stopwatch() as watch:  # compilation included
+        returns = np.asarray(train_many_seeds_jit(jnp.asarray(seeds), cfg))
+    metrics = summarise(returns, seeds, cfg) | {"seconds": watch.seconds}
     if args.ablation:
         ablation = run_ablation(seeds, cfg)
-        plot_ablation(ablation, cfg, args.ablation)
-        metrics["ablation"] = {
-            name: ablation_summary(rets, cfg) for name, rets in ablation.items()
-        }
-    metrics["runs"] = per_seed
-    if args.plot:
-        plot_comparison(returns, cfg, seeds, args.plot, timings)
-    if args.curve:
-        steps = np.cumsum(returns, axis=1).mean(0)  # CartPole: return = episode length
-        curve = np.mean([moving_average(r, cfg.window) for r in returns], axis=0)
-        os.makedirs(os.path.dirname(args.curve) or ".", exist_ok=True)
-        with open(args.curve, "w") as f:
-            json.dump(
-                {
-                    "x_label": "environment steps",
-                    "x": [round(float(s), 1) for s in steps],
-                    "y": [round(float(c), 2) for c in curve],
-                    "label": "REINFORCE (JAX, C0)",
-                },
-                f,
-            )
-    metrics["config"] = asdict(cfg)
+        plot_ablation(ablation, args.ablation)
+        metrics["ablation"] = {name: ablation_summary(r) for name, r in ablation.items()}
+    if args.curve:  # CartPole pays +1 per step: the returns are the episode lengths
+        x, y = curves.mean_episode_curve(returns, returns)
+        curves.write_curve(args.curve, x, y, label="REINFORCE (JAX, C0)")
     return common.emit_metrics(metrics)
 
 
 if __name__ == "__main__":
     main()
+# --8<-- [end:main]

@@ -5,17 +5,21 @@ actor) and a value estimate (the critic). Actor-critic methods let the critic do
 centre the return: it bootstraps, so the agent learns from a few steps of experience
 instead of whole episodes. This module computes n-step returns and GAE advantages from
 scratch, writes A2C's three-term loss, and trains Stable-Baselines3's A2C on CartPole-v1
-with parallel (vectorised) environments.
+with parallel (vectorised) environments. Like SB3's ``EvalCallback`` it keeps the weights
+of the best periodic evaluation, then scores that kept agent and the final one on fresh
+episodes that neither training nor the choice of checkpoint has seen.
 """
 
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +30,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
-from snippets import common
+from snippets import common, curves
 
 # --8<-- [end:imports]
 
@@ -36,21 +40,23 @@ from snippets import common
 class Config:
     """Settings of the lesson's default run (SB3 A2C on CartPole-v1)."""
 
-    env_id: str = "CartPole-v1"
-    total_timesteps: int = 200_000  # environment steps, summed over all parallel envs
-    n_envs: int = 8  # parallel environments (RL Zoo's setting for CartPole)
-    n_steps: int = 5  # steps per env per update: each update sees n_envs * n_steps transitions
-    gamma: float = 0.99
-    gae_lambda: float = 1.0  # 1.0: plain n-step returns, as in the original A2C
-    learning_rate: float = 7e-4  # RMSprop, SB3's default for A2C
+    env_id: str = "CartPole-v1"  # a Gymnasium environment with discrete actions
+    total_timesteps: common.PosInt = 200_000  # environment steps, summed over all parallel envs
+    n_envs: common.PosInt = 8  # parallel environments (RL Zoo's setting for CartPole)
+    n_steps: common.PosInt = 5  # steps per env per update: an update sees n_envs * n_steps
+    gamma: common.Prob = 0.99  # discount factor
+    gae_lambda: common.Prob = 1.0  # GAE's lambda; 1.0: plain n-step returns, as in A2C
+    learning_rate: common.PosFloat = 7e-4  # RMSprop step size, SB3's default for A2C
     linear_lr_decay: bool = True  # anneal the learning rate to 0 at total_timesteps
-    ent_coef: float = 0.0  # weight of the entropy bonus
-    vf_coef: float = 0.5  # weight of the critic's loss
-    max_grad_norm: float = 0.5
-    eval_every: int = 10_000  # environment steps between evaluations
-    eval_episodes: int = 10  # greedy (deterministic) episodes per evaluation
-    final_eval_episodes: int = 20  # episodes for the final agent's score
-    solved_at: float = 475.0  # CartPole-v1's "solved" threshold
+    ent_coef: common.Prob = 0.0  # weight of the entropy bonus
+    vf_coef: common.NonNegFloat = 0.5  # weight of the critic's loss
+    max_grad_norm: common.PosFloat = 0.5  # clip the gradient's global norm to this
+    eval_every: common.PosInt = 10_000  # environment steps between greedy evaluations
+    eval_episodes: common.PosInt = 10  # greedy episodes per evaluation (they pick the kept agent)
+    final_eval_episodes: common.PosInt = (
+        20  # fresh greedy episodes that score kept and final agents
+    )
+    solved_return: common.PosFloat = curves.SOLVED_RETURN  # CartPole-v1's "solved" mean return
 
 
 # --8<-- [end:config]
@@ -67,17 +73,17 @@ def n_step_returns(
 ) -> np.ndarray:
     """n-step returns G_t^(n) for every step of one rollout from one environment.
 
-    G_t^(n) = r_t + gamma r_{t+1} + ... + gamma^(k-1) r_{t+k-1} + gamma^k V(s_{t+k}),
+    G_t^(n) = R_{t+1} + gamma R_{t+2} + ... + gamma^(k-1) R_{t+k} + gamma^k V(S_{t+k}),
     with k = n, or fewer steps when the episode or the rollout ends first.
 
     Args:
-        rewards: r_t, shape (T,).
-        next_values: V(s_{t+1}), the critic's value of the state each step led to, shape (T,).
+        rewards: R_{t+1}, the reward that followed action A_t, shape (T,).
+        next_values: V(S_{t+1}), the critic's value of the state each step led to, shape (T,).
             When step t ended the episode this is the value of the *final* observation
             (Gymnasium's vector envs report it separately, since they reset at once).
-        terminated: 1 where s_{t+1} is terminal (the pole fell): nothing follows, V = 0.
+        terminated: 1 where S_{t+1} is terminal (the pole fell): nothing follows, V = 0.
         truncated: 1 where the episode was cut by a time limit: the future exists, so we
-            bootstrap from V(s_{t+1}), but the sum must not run into the next episode.
+            bootstrap from V(S_{t+1}), but the sum must not run into the next episode.
         gamma: discount factor.
         n: how many rewards to sum before bootstrapping (n >= 1).
 
@@ -93,7 +99,7 @@ def n_step_returns(
             discount *= gamma
             if terminated[k]:  # true end: no bootstrap
                 break
-            if truncated[k] or k == min(t + n, T) - 1:  # cut here: bootstrap from V(s_{k+1})
+            if truncated[k] or k == min(t + n, T) - 1:  # cut here: bootstrap from V(S_{k+1})
                 g += discount * next_values[k]
                 break
         returns[t] = g
@@ -115,26 +121,28 @@ def gae_advantages(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Generalised advantage estimation (Schulman et al., 2016) over one rollout.
 
-    delta_t = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t)
-    A_t     = delta_t + gamma lam (1 - terminated_t)(1 - truncated_t) A_{t+1}
+    delta_t = R_{t+1} + gamma (1 - terminated_t) V(S_{t+1}) - V(S_t)
+    adv_t   = delta_t + gamma lam (1 - terminated_t)(1 - truncated_t) adv_{t+1}
 
     Works on shape (T,) or (T, n_envs): time is the first axis.
 
     Args:
-        rewards: r_t.
-        values: V(s_t), the critic's estimate of the state each step started from.
-        next_values: V(s_{t+1}); at an episode end, the value of the final observation.
+        rewards: R_{t+1}, the reward that followed action A_t.
+        values: V(S_t), the critic's estimate of the state each step started from.
+        next_values: V(S_{t+1}); at an episode end, the value of the final observation.
         terminated: 1 where the episode really ended (no bootstrap).
         truncated: 1 where a time limit cut it (bootstrap, but stop the recursion).
         gamma: discount factor.
         lam: lambda in [0, 1]; 0 gives the one-step TD error, 1 the n-step
-            (rollout-length) return minus V(s_t).
+            (rollout-length) return minus V(S_t).
 
     Returns:
         ``(advantages, returns)``, where returns = advantages + values is the critic's
         regression target (the lambda-return).
     """
-    rewards, values, next_values = (np.asarray(x, dtype=np.float64) for x in (rewards, values, next_values))
+    rewards, values, next_values = (
+        np.asarray(x, dtype=np.float64) for x in (rewards, values, next_values)
+    )
     not_terminal = 1.0 - np.asarray(terminated, dtype=np.float64)
     continues = not_terminal * (1.0 - np.asarray(truncated, dtype=np.float64))
     advantages = np.zeros_like(rewards)
@@ -162,10 +170,10 @@ def actor_critic_loss(
     """A2C's loss: policy gradient + vf_coef * critic regression - ent_coef * entropy.
 
     Args:
-        log_probs: log pi(a_t|s_t) of the actions taken (requires grad).
-        entropy: entropy of pi(.|s_t) at each state (requires grad).
-        values: the critic's V(s_t) (requires grad).
-        advantages: A_t, treated as constants (no gradient flows into them).
+        log_probs: log pi(A_t|S_t) of the actions taken (requires grad).
+        entropy: entropy of pi(.|S_t) at each state (requires grad).
+        values: the critic's V(S_t) (requires grad).
+        advantages: the advantage estimates, treated as constants (no gradient flows into them).
         returns: the critic's targets, constants.
         vf_coef: weight of the value loss.
         ent_coef: weight of the entropy bonus.
@@ -210,16 +218,19 @@ class RunResult:
     eval_returns: list[float] = field(default_factory=list)  # mean greedy return there
     episode_steps: list[int] = field(default_factory=list)  # env steps when each episode ended
     episode_returns: list[float] = field(default_factory=list)  # its (stochastic-policy) return
-    first_solved_step: int | None = None  # first evaluation with mean >= solved_at
-    best_eval: float = 0.0
-    final_eval: float = 0.0  # the final agent, over final_eval_episodes
-    seconds: float = 0.0
+    first_solved_step: int | None = None  # first evaluation with mean >= solved_return
+    best_eval: float = 0.0  # the best evaluation: it chose the kept agent, so it flatters it
+    kept_from_step: int = 0  # the step of that evaluation
+    kept_mean_return: float = 0.0  # the kept agent on final_eval_episodes fresh episodes
+    final_mean_return: float = 0.0  # the final agent on the same fresh episodes
+    seconds: float = 0.0  # wall time of training, evaluations included
+    cpu_seconds: float = 0.0
 
 
 class LearningCurve(BaseCallback):
     """Evaluate the greedy policy every ``eval_every`` steps; log training episodes.
 
-    Keeps a copy of the best policy's weights, as SB3's ``EvalCallback`` saves a
+    Keeps a copy of the best evaluation's weights, as SB3's ``EvalCallback`` saves a
     ``best_model``.
     """
 
@@ -237,14 +248,17 @@ class LearningCurve(BaseCallback):
         if self.num_timesteps >= self.next_eval:
             self.next_eval += self.cfg.eval_every
             mean, _ = evaluate_policy(
-                self.model, self.eval_env, n_eval_episodes=self.cfg.eval_episodes, deterministic=True
+                self.model,
+                self.eval_env,
+                n_eval_episodes=self.cfg.eval_episodes,
+                deterministic=True,
             )
             self.result.eval_steps.append(self.num_timesteps)
             self.result.eval_returns.append(float(mean))
             if mean > self.result.best_eval or self.best_state is None:
-                self.result.best_eval = float(mean)
+                self.result.best_eval, self.result.kept_from_step = float(mean), self.num_timesteps
                 self.best_state = copy.deepcopy(self.model.policy.state_dict())
-            if mean >= self.cfg.solved_at and self.result.first_solved_step is None:
+            if mean >= self.cfg.solved_return and self.result.first_solved_step is None:
                 self.result.first_solved_step = self.num_timesteps
         return True
 
@@ -253,17 +267,18 @@ class LearningCurve(BaseCallback):
 
 
 # --8<-- [start:train]
-def linear_schedule(start: float) -> Callable[[float], float]:
-    """SB3 schedules get progress_remaining, going from 1 (start) to 0 (end of training)."""
-    return lambda progress_remaining: progress_remaining * start
-
-
 def train_a2c(cfg: Config, seed: int) -> tuple[A2C, RunResult]:
-    """Train SB3's A2C with ``cfg`` and return the final model and its learning curve."""
+    """Train SB3's A2C with ``cfg``; score the final and the kept agent on fresh episodes.
+
+    Returns:
+        The model, holding the kept (best-evaluation) weights, and what the run measured.
+    """
     common.seed_everything(seed)
     envs = make_envs(cfg.env_id, cfg.n_envs, seed)
-    eval_envs = make_envs(cfg.env_id, min(cfg.eval_episodes, 10), seed + 10_000)
-    lr = linear_schedule(cfg.learning_rate) if cfg.linear_lr_decay else cfg.learning_rate
+    eval_envs = make_envs(cfg.env_id, min(cfg.eval_episodes, 10), seed + curves.EVAL_SEED_OFFSET)
+    lr = (
+        curves.linear_schedule(cfg.learning_rate, 0.0) if cfg.linear_lr_decay else cfg.learning_rate
+    )
     model = A2C(
         "MlpPolicy",  # actor and critic: two 64-64 tanh MLPs on the 4 CartPole numbers
         envs,
@@ -279,32 +294,42 @@ def train_a2c(cfg: Config, seed: int) -> tuple[A2C, RunResult]:
     )
     result = RunResult(seed=seed)
     callback = LearningCurve(eval_envs, cfg, result)
+    cpu_start = time.process_time()
     with common.Stopwatch() as clock:
         model.learn(total_timesteps=cfg.total_timesteps, callback=callback)
-    result.seconds = clock.seconds
-    final, _ = evaluate_policy(model, eval_envs, n_eval_episodes=cfg.final_eval_episodes, deterministic=True)
-    result.final_eval = float(final)
+    result.seconds, result.cpu_seconds = clock.seconds, time.process_time() - cpu_start
+    result.final_mean_return = score(model, cfg, seed)
+    if callback.best_state is not None:  # None: no evaluation ran, the final agent is kept
+        model.policy.load_state_dict(callback.best_state)
+    result.kept_mean_return = score(model, cfg, seed)
     envs.close()
     eval_envs.close()
     return model, result
 
 
+def score(model: A2C, cfg: Config, seed: int) -> float:
+    """Mean greedy return on fresh episodes: the same ones for every model of this seed."""
+    test_envs = make_envs(
+        cfg.env_id, min(cfg.final_eval_episodes, 10), seed + curves.TEST_SEED_OFFSET
+    )
+    mean, _ = evaluate_policy(
+        model, test_envs, n_eval_episodes=cfg.final_eval_episodes, deterministic=True
+    )
+    test_envs.close()
+    return float(mean)
+
+
 # --8<-- [end:train]
 
 
-def moving_average_curve(
-    steps: Sequence[int], returns: Sequence[float], window: int = 100, points: int = 100
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean return of the last ``window`` episodes, sampled at ``points`` step counts."""
-    steps_arr, returns_arr = np.asarray(steps), np.asarray(returns, dtype=float)
-    grid = np.linspace(steps_arr[0], steps_arr[-1], points).astype(int)
-    means = []
-    for x in grid:
-        done = returns_arr[steps_arr <= x]
-        means.append(done[-window:].mean())
-    return grid, np.asarray(means)
+def training_curve(results: Sequence[RunResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds of the last-100-episode training return, on the first seed's step grid."""
+    per_seed = [curves.moving_average_at_steps(r.episode_steps, r.episode_returns) for r in results]
+    grid = per_seed[0][0]
+    return grid, np.mean([np.interp(grid, x, y) for x, y in per_seed], axis=0)
 
 
+# --8<-- [start:plot]
 def plot_results(
     results: Sequence[RunResult],
     cfg: Config,
@@ -318,116 +343,121 @@ def plot_results(
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.0), sharey=True)
     for r in results:
-        left.plot(r.eval_steps, r.eval_returns, marker=".", label=f"seed {r.seed}")
-    left.set(title="A2C: greedy evaluation return", xlabel="environment steps", ylabel="return")
-    curves = [moving_average_curve(r.episode_steps, r.episode_returns) for r in results]
-    grid = curves[0][0]
-    ys = np.array([np.interp(grid, x, y) for x, y in curves])
+        line = left.plot(r.eval_steps, r.eval_returns, marker=".", label=f"seed {r.seed}")[0]
+        left.plot(r.kept_from_step, r.best_eval, "*", ms=12, color=line.get_color())
+    left.set(
+        title="A2C: greedy evaluation (star: kept)", xlabel="environment steps", ylabel="return"
+    )
+    per_seed = [curves.moving_average_at_steps(r.episode_steps, r.episode_returns) for r in results]
+    grid = per_seed[0][0]
+    ys = np.array([np.interp(grid, x, y) for x, y in per_seed])
     seeds = f"{len(results)} seed" + ("s" if len(results) > 1 else "")
     right.plot(grid, ys.mean(0), label=f"A2C, {cfg.n_envs} envs (mean of {seeds})")
     if len(results) > 1:
-        right.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2, label="A2C, min to max over seeds")
+        right.fill_between(
+            grid, ys.min(0), ys.max(0), alpha=0.2, label="A2C, min to max over seeds"
+        )
     for curve in compare:
         right.plot(curve["x"], curve["y"], label=curve.get("label", "other"))
     right.set(title="Training return (mean of the last 100 episodes)", xlabel="environment steps")
     for ax in (left, right):
-        ax.axhline(cfg.solved_at, color="grey", ls="--", lw=1, label=f"solved ({cfg.solved_at:g})")
+        solved = f"solved ({cfg.solved_return:g})"
+        ax.axhline(cfg.solved_return, color="grey", ls="--", lw=1, label=solved)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
         ax.set_ylim(0, 520)
         ax.legend(fontsize=8, loc="lower right")
     return common.save_figure(fig, path)
 
 
-def write_curve(results: Sequence[RunResult], path: str | os.PathLike[str], label: str) -> str:
-    """Write the mean training curve as JSON {"x_label", "x", "y", "label"} (for overlays)."""
-    curves = [moving_average_curve(r.episode_steps, r.episode_returns) for r in results]
-    grid = curves[0][0]
-    y = np.mean([np.interp(grid, x, yy) for x, yy in curves], axis=0)
-    payload = {
-        "x_label": "environment steps",
-        "x": [int(v) for v in grid],
-        "y": [round(float(v), 2) for v in y],
-        "label": label,
+# --8<-- [end:plot]
+
+
+# --8<-- [start:main]
+def summary(results: Sequence[RunResult], cfg: Config) -> dict[str, Any]:
+    """The JSON line: per seed, the kept and the final agent, and when each curve reached 475."""
+
+    def train_solved_step(r: RunResult) -> int | None:
+        episode = curves.first_solved(r.episode_returns, cfg.solved_return)
+        return None if episode is None else r.episode_steps[episode - 1]
+
+    kept = [r.kept_mean_return for r in results]
+    final = [r.final_mean_return for r in results]
+    return {
+        "timesteps": cfg.total_timesteps,
+        "seeds": [r.seed for r in results],
+        "kept_agent": "best periodic-eval checkpoint, scored on fresh episodes",
+        "kept_mean_return": kept,
+        "final_mean_return": final,
+        "seeds_kept_at_least_475": sum(k >= cfg.solved_return for k in kept),
+        "seeds_final_at_least_475": sum(f >= cfg.solved_return for f in final),
+        "best_eval": [r.best_eval for r in results],
+        "kept_from_step": [r.kept_from_step for r in results],
+        "first_solved_step": [r.first_solved_step for r in results],
+        "train_solved_step": [train_solved_step(r) for r in results],
+        "seconds": [r.seconds for r in results],
+        "cpu_seconds": [r.cpu_seconds for r in results],
     }
-    path = os.fspath(path)
+
+
+def save_runs(path: str, cfg: Config, results: Sequence[RunResult]) -> None:
+    """Save the settings and every seed's results, so that plots can be redrawn."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
-        json.dump(payload, f)
+        json.dump({"config": asdict(cfg), "runs": [asdict(r) for r in results]}, f)
+
+
+def load_runs(path: str) -> tuple[Config, list[RunResult]]:
+    """Read back what :func:`save_runs` wrote."""
+    with open(path) as f:
+        saved = json.load(f)
+    return Config(**saved["config"]), [RunResult(**run) for run in saved["runs"]]
+
+
+def existing_file(path: str) -> str:
+    """An argparse type: the path of a file that exists."""
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"no such file {path!r}")
     return path
 
+
+QUICK = {
+    "total_timesteps": 20_000,
+    "eval_every": 5_000,
+    "eval_episodes": 5,
+    "final_eval_episodes": 5,
+}
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Train A2C on CartPole-v1 over one or more seeds and print the metrics as JSON."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.c1_actor_critic_methods_a2c")
-    parser.add_argument("--timesteps", type=common.positive_int, help="env steps per seed (default 200000)")
-    parser.add_argument("--seeds", type=common.positive_int, default=1, help="train N seeds: seed..seed+N-1 (default 1)")
-    parser.add_argument("--n-envs", type=common.positive_int, help="parallel environments (default 8)")
-    parser.add_argument("--lr", type=common.positive_float, help="learning rate (default 7e-4)")
-    parser.add_argument("--ent-coef", type=common.float_in_range(0, 1), help="entropy bonus weight in [0, 1] (default 0)")
-    parser.add_argument("--gae-lambda", type=common.float_in_range(0, 1), help="GAE lambda in [0, 1] (default 1)")
-    parser.add_argument("--constant-lr", action="store_true", help="do not anneal the learning rate")
-    parser.add_argument("--eval-every", type=common.positive_int, help="env steps between evaluations (default 10000)")
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.c1_actor_critic_methods_a2c", quick=QUICK,
+        aliases={"total_timesteps": "--timesteps", "learning_rate": "--lr"},
+    )  # fmt: skip
+    parser.add_argument("--seeds", type=common.positive_int, default=1, help="train seeds seed..seed+N-1")  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
     parser.add_argument("--curve", metavar="PATH", help="write the mean training curve as JSON")
-    parser.add_argument(
-        "--compare-curve", metavar="PATH", action="append", default=[],
-        help="overlay a curve JSON (e.g. from C0's --curve) on the plot; repeatable",
-    )
+    parser.add_argument("--compare-curve", metavar="PATH", action="append", default=[], type=existing_file,
+                        help="overlay a curve JSON (e.g. from C0's --curve) on the plot; repeatable")  # fmt: skip
     parser.add_argument("--save-runs", metavar="PATH", help="save every seed's results as JSON")
-    parser.add_argument(
-        "--load-runs", metavar="PATH", help="skip training: plot and report runs saved by --save-runs"
-    )
-    args = parser.parse_args(argv)
-    for flag, paths in (("--compare-curve", args.compare_curve), ("--load-runs", [args.load_runs])):
-        for p in paths:
-            if p is not None and not os.path.isfile(p):
-                parser.error(f"argument {flag}: no such file {p!r}")
-
-    cfg = Config()
-    if args.quick:
-        cfg = replace(cfg, total_timesteps=20_000, eval_every=5_000, eval_episodes=5, final_eval_episodes=5)
-    overrides = {
-        "total_timesteps": args.timesteps, "n_envs": args.n_envs, "learning_rate": args.lr,
-        "ent_coef": args.ent_coef, "gae_lambda": args.gae_lambda, "eval_every": args.eval_every,
-    }
-    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    if args.constant_lr:
-        cfg = replace(cfg, linear_lr_decay=False)
+    parser.add_argument("--load-runs", metavar="PATH", type=existing_file,
+                        help="skip training: plot and report runs saved by --save-runs")  # fmt: skip
+    cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # tiny networks: one thread is fastest and leaves cores free
-
     if args.load_runs:
-        with open(args.load_runs) as f:
-            saved = json.load(f)
-        cfg = Config(**saved["config"])
-        results = [RunResult(**run) for run in saved["runs"]]
+        cfg, results = load_runs(args.load_runs)
     else:
-        seeds = common.progress(range(args.seed, args.seed + args.seeds), desc="seeds", total=args.seeds)
-        results = [train_a2c(cfg, seed)[1] for seed in seeds]
+        seeds = range(args.seed, args.seed + args.seeds)
+        results = [train_a2c(cfg, s)[1] for s in common.progress(seeds, desc="seeds", total=args.seeds)]  # fmt: skip
     if args.save_runs:
-        os.makedirs(os.path.dirname(args.save_runs) or ".", exist_ok=True)
-        with open(args.save_runs, "w") as f:
-            json.dump({"config": asdict(cfg), "runs": [asdict(r) for r in results]}, f)
+        save_runs(args.save_runs, cfg, results)
     if args.plot:
-        compare = []
-        for p in args.compare_curve:
-            with open(p) as f:
-                compare.append(json.load(f))
-        plot_results(results, cfg, args.plot, compare)
+        plot_results(results, cfg, args.plot, [curves.read_curve(p) for p in args.compare_curve])
     if args.curve:
-        write_curve(results, args.curve, label=f"A2C (SB3), {cfg.n_envs} envs")
-    solved = [r.first_solved_step for r in results]
-    return common.emit_metrics({
-        "timesteps": cfg.total_timesteps,
-        "seeds": [r.seed for r in results],
-        "solved_seeds": sum(s is not None for s in solved),
-        "first_solved_step": solved,
-        "best_eval": [r.best_eval for r in results],
-        "final_eval": [r.final_eval for r in results],
-        "mean_final_eval": float(np.mean([r.final_eval for r in results])),
-        "seconds": float(sum(r.seconds for r in results)),
-    })
+        curves.write_curve(args.curve, *training_curve(results), f"A2C (SB3), {cfg.n_envs} envs")
+    return common.emit_metrics(summary(results, cfg))
 
 
 if __name__ == "__main__":
     main()
+# --8<-- [end:main]

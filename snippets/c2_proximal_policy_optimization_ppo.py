@@ -1,16 +1,23 @@
-"""Lesson C2: the PPO losses (clipped surrogate and clipped value loss), shared with D2.
+"""Lesson C2: the PPO losses (clipped surrogate and clipped value loss), shared with C3 and D2.
 
-These few lines are the heart of PPO. Chapter D's RLHF trainer imports them from here,
-so the course writes them exactly once. The module also draws the clipped objective
-(``--plot``) and, for the chapter's comparison table, trains Stable-Baselines3's PPO on
-CartPole-v1 with lesson C1's evaluation harness (``--ppo-timesteps``); both import their
-extra libraries lazily, so importing the losses costs only torch.
+These few lines are the heart of PPO. The from-scratch PPO of this lesson
+(``snippets.c2_proximal_policy_optimization_ppo_cartpole``), C3's Gaussian PPO and Chapter
+D's RLHF trainer all import them from here, so the course writes them exactly once. The
+module also draws the clipped objective (``--plot``) and writes the lesson's comparison
+tables from the benchmark's results (``--report``); importing the losses costs only torch.
 """
 
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 import torch
+
+from snippets import common
 
 # --8<-- [end:imports]
 
@@ -101,7 +108,9 @@ def clipped_objective_and_gradient(
     objective, gradient = [], []
     for r in ratios.tolist():
         new_logprob = torch.tensor([r]).log().requires_grad_(True)
-        loss, _ = clipped_surrogate_loss(new_logprob, torch.zeros(1), torch.tensor([advantage]), clip_coef)
+        loss, _ = clipped_surrogate_loss(
+            new_logprob, torch.zeros(1), torch.tensor([advantage]), clip_coef
+        )
         (d_logprob,) = torch.autograd.grad(-loss, new_logprob)
         objective.append(-loss.item())
         gradient.append(d_logprob.item() / r)  # chain rule: d/dr = d/dlogr * dlogr/dr
@@ -110,8 +119,6 @@ def clipped_objective_and_gradient(
 
 def plot_clipped_objective(path: str, clip_coef: float = 0.2) -> str:
     """Draw L^CLIP against the ratio for A = +1 and A = -1 and mark where the gradient is 0."""
-    from snippets import common
-
     common.use_course_style()
     import matplotlib.pyplot as plt
 
@@ -123,8 +130,15 @@ def plot_clipped_objective(path: str, clip_coef: float = 0.2) -> str:
         ax.plot(ratios, objective, lw=2.2, label="PPO  min(r·A, clip(r)·A)")
         flat = gradient.abs() < 1e-9
         low, high = ax.get_ylim()
-        ax.fill_between(ratios, low, high, where=flat.numpy(), color="tab:orange", alpha=0.15,
-                        label="gradient is zero")
+        ax.fill_between(
+            ratios,
+            low,
+            high,
+            where=flat.numpy(),
+            color="tab:orange",
+            alpha=0.15,
+            label="gradient is zero",
+        )
         ax.set_ylim(low, high)
         for edge in (1 - clip_coef, 1 + clip_coef):
             ax.axvline(edge, color="black", lw=0.8, ls="--")
@@ -138,90 +152,122 @@ def plot_clipped_objective(path: str, clip_coef: float = 0.2) -> str:
 # --8<-- [end:objective-figure]
 
 
-# --8<-- [start:ppo-run]
-def ppo_cartpole_hyperparameters() -> dict:
-    """RL Zoo's tuned PPO settings for CartPole-v1 (rl-baselines3-zoo, hyperparams/ppo.yml)."""
+# --8<-- [start:report]
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmark.json"
+# The benchmark entries the page's tables are written from (names in lessons.toml).
+COMPARED = {"c0": "REINFORCE (C0)", "c1": "A2C, SB3 (C1)", "c2": "PPO from scratch (C2)"}
+VARIANTS = {
+    "c2": "from scratch (this page)",
+    "c2-sb3": "Stable-Baselines3, same settings",
+    "c2-constant-clip": "from scratch, clip fixed at 0.2",
+    "c2-no-clip": "from scratch, no clip (ε = 100)",
+}
+
+
+def median_iqr(values: list[float], fmt: str = "{:.0f}") -> str:
+    """``"median [q25, q75]"`` of the values: how the course reports a number over seeds."""
+    q25, median, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return f"{fmt.format(median)} [{fmt.format(q25)}, {fmt.format(q75)}]"
+
+
+def render_compared(*entries: tuple[str, dict]) -> str:
+    """REINFORCE, A2C and PPO: each lesson's benchmark headline, from its record alone.
+
+    Args:
+        entries: ``(name, entry)`` of ``results/benchmark.json``'s lessons, in table order.
+    """
+    lines = [
+        "| method | what the benchmark measures | median [IQR] over seeds "
+        "| seeds meeting the target | wall time per seed (median) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, e in entries:
+        s = e["summary"]
+        lines.append(
+            f"| {COMPARED[name]} | {e['target_text']} | {s['median']:g} [{s['q25']:g}, {s['q75']:g}] "
+            f"| {s['met']} / {s['seeds']} | {s['median_wall_seconds']:g} s |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_variants(*entries: tuple[str, dict]) -> str:
+    """PPO from scratch, SB3's PPO and the ablations: kept and final agents over seeds."""
+    lines = [
+        "| PPO on CartPole-v1, 100k steps | kept agent, median [IQR] | final agent, median [IQR] "
+        "| seeds: kept ≥ 475 | seeds: final ≥ 475 | first evaluation ≥ 475 | CPU time per seed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, e in entries:
+        runs = [run["metrics"] for run in e["runs"]]
+        kept = [m["kept_mean_return"] for m in runs]
+        final = [m["final_mean_return"] for m in runs]
+        solved = sorted(m["first_solved_step"] for m in runs if m["first_solved_step"] is not None)
+        when = f"{len(solved)} seeds, at {solved[0] / 1000:.0f}k–{solved[-1] / 1000:.0f}k steps"
+        lines.append(
+            f"| {VARIANTS[name]} | {median_iqr(kept)} | {median_iqr(final)} "
+            f"| {sum(k >= 475 for k in kept)} / {len(runs)} | {sum(f >= 475 for f in final)} / {len(runs)} "
+            f"| {when if solved else 'never'} | {median_iqr([m['cpu_seconds'] for m in runs])} s |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# Each table: its file under results/, its renderer and the benchmark entries it reads.
+REPORTS = {
+    "c2_compared.md": (render_compared, tuple(COMPARED)),
+    "c2_ppo.md": (render_variants, tuple(VARIANTS)),
+}
+
+
+def render_reports(results: dict) -> dict[str, str]:
+    """Every table of the page, rendered from the benchmark's JSON (entries it lacks are left out)."""
+    lessons = results["lessons"]
     return {
-        "n_steps": 32,  # per env, 8 envs: 256 transitions per rollout
-        "batch_size": 256,
-        "gae_lambda": 0.8,
-        "gamma": 0.98,
-        "n_epochs": 20,  # each rollout is reused 20 times: PPO's whole point
-        "ent_coef": 0.0,
-        "learning_rate": lambda progress_remaining: 1e-3 * progress_remaining,
-        "clip_range": lambda progress_remaining: 0.2 * progress_remaining,
+        file: render(*((n, lessons[n]) for n in names if n in lessons))
+        for file, (render, names) in REPORTS.items()
     }
 
 
-def train_ppo_cartpole(seed: int, timesteps: int = 100_000, eval_every: int = 10_000) -> dict:
-    """Train SB3's PPO on CartPole-v1 with lesson C1's evaluation harness.
-
-    Returns:
-        The C1 ``RunResult`` fields as a dict (evaluation curve, first solved step, ...).
-    """
-    from dataclasses import asdict, replace
-
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.evaluation import evaluate_policy
-
-    from snippets import c1_actor_critic_methods_a2c as c1
-    from snippets import common
-
-    cfg = replace(c1.Config(), total_timesteps=timesteps, eval_every=eval_every)
-    common.seed_everything(seed)
-    envs = c1.make_envs(cfg.env_id, cfg.n_envs, seed)
-    eval_envs = c1.make_envs(cfg.env_id, cfg.eval_episodes, seed + 10_000)
-    model = PPO("MlpPolicy", envs, seed=seed, device="cpu", **ppo_cartpole_hyperparameters())
-    result = c1.RunResult(seed=seed)
-    with common.Stopwatch() as clock:
-        model.learn(total_timesteps=timesteps, callback=c1.LearningCurve(eval_envs, cfg, result))
-    result.seconds = clock.seconds
-    result.final_eval = float(evaluate_policy(model, eval_envs, cfg.final_eval_episodes, deterministic=True)[0])
-    return asdict(result)
+# --8<-- [end:report]
 
 
-# --8<-- [end:ppo-run]
+# --8<-- [start:main]
+@dataclass(frozen=True)
+class Config:
+    """The one setting of the figure."""
+
+    clip_coef: common.Prob = 0.2  # PPO's epsilon
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Draw the clipped objective; optionally train SB3 PPO on CartPole for the comparison."""
-    import numpy as np
-
-    from snippets import common
-
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.c2_proximal_policy_optimization_ppo")
-    parser.add_argument("--clip-coef", type=common.float_in_range(0, 1), default=0.2,
-                        help="PPO's epsilon in [0, 1] (default 0.2)")
-    parser.add_argument("--plot", metavar="PATH", help="save the clipped-objective figure here")
-    parser.add_argument("--ppo-timesteps", type=common.positive_int, default=0,
-                        help="also train SB3 PPO on CartPole-v1 for this many steps per seed")
-    parser.add_argument("--seeds", type=common.positive_int, default=1,
-                        help="seeds for the PPO run: seed..seed+N-1 (default 1)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    """Draw the clipped objective, print it at three ratios; optionally write the page's tables."""
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.c2_proximal_policy_optimization_ppo"
+    )
+    parser.add_argument(
+        "--plot", metavar="PATH", help="save the clipped-objective figure here (PNG)"
+    )
+    parser.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write the page's two tables from results/benchmark.json into DIR",
+    )
+    cfg, args = common.parse_config(parser, argv)
     ratios = torch.tensor([0.5, 1.0, 1.5])
-    metrics: dict = {"clip_coef": args.clip_coef, "ratios": ratios.tolist()}
+    metrics: dict = {"clip_coef": cfg.clip_coef, "ratios": ratios.tolist()}
     for adv, key in ((1.0, "a_pos"), (-1.0, "a_neg")):
-        obj, grad = clipped_objective_and_gradient(ratios, adv, args.clip_coef)
+        obj, grad = clipped_objective_and_gradient(ratios, adv, cfg.clip_coef)
         metrics[f"objective_{key}"] = obj.tolist()
         metrics[f"gradient_{key}"] = grad.tolist()
     if args.plot:
-        plot_clipped_objective(args.plot, args.clip_coef)
-    timesteps = 10_000 if args.quick and args.ppo_timesteps else args.ppo_timesteps
-    if timesteps:
-        seeds = range(args.seed, args.seed + args.seeds)
-        runs = [train_ppo_cartpole(s, timesteps) for s in common.progress(seeds, "PPO seeds", args.seeds)]
-        solved = [r["first_solved_step"] for r in runs]
-        metrics.update({
-            "ppo_timesteps": timesteps,
-            "ppo_seeds": list(seeds),
-            "ppo_solved_seeds": sum(s is not None for s in solved),
-            "ppo_first_solved_step": solved,
-            "ppo_final_eval": [r["final_eval"] for r in runs],
-            "ppo_mean_final_eval": float(np.mean([r["final_eval"] for r in runs])),
-            "ppo_seconds": float(sum(r["seconds"] for r in runs)),
-        })
+        plot_clipped_objective(args.plot, cfg.clip_coef)
+    if args.report:
+        for file, text in render_reports(json.loads(RESULTS.read_text())).items():
+            (Path(args.report) / file).write_text(text)
+        metrics["report"] = sorted(REPORTS)
     return common.emit_metrics(metrics)
+
+
+# --8<-- [end:main]
 
 
 if __name__ == "__main__":

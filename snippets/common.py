@@ -65,7 +65,7 @@ def pick_device(preference: str | None = None) -> Any:
 
 # --8<-- [start:seeding]
 def seed_everything(seed: int) -> np.random.Generator:
-    """Seed Python, NumPy and (if it is installed) torch; return a NumPy generator.
+    """Seed Python, NumPy and torch; return a NumPy generator.
 
     Lessons draw their own randomness from the returned generator (or from a
     ``torch.Generator`` / JAX key built from the same seed) rather than from global state,
@@ -78,22 +78,12 @@ def seed_everything(seed: int) -> np.random.Generator:
     Returns:
         ``np.random.default_rng(seed)``.
     """
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        pass
-    else:
-        torch.manual_seed(seed)
+    torch.manual_seed(seed)
     return np.random.default_rng(seed)
-
-
-def jax_key(seed: int) -> Any:
-    """Return a JAX PRNG key for ``seed`` (JAX has no global random state to seed)."""
-    import jax
-
-    return jax.random.key(seed)
 
 
 def make_env(env_id: str, seed: int, **kwargs: Any) -> Any:
@@ -250,11 +240,18 @@ def progress(
 ) -> Iterator[T]:
     """Wrap a loop in a tqdm progress bar on stderr (stdout stays clean for the JSON line).
 
-    Set ``RL_COURSE_PROGRESS=0`` to silence the bars, as the tests do.
+    The bar shows only where stderr is a terminal: a notebook kernel, a pipe or a log file
+    gets no carriage-return residue. ``RL_COURSE_PROGRESS=0`` silences it everywhere (the
+    tests do), ``RL_COURSE_PROGRESS=1`` shows it everywhere.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
-    disable = os.environ.get("RL_COURSE_PROGRESS", "1") == "0"
+    setting = os.environ.get("RL_COURSE_PROGRESS", "")
+    if setting in ("0", "1"):
+        disable = setting == "0"
+    else:
+        isatty = getattr(sys.stderr, "isatty", None)
+        disable = not (callable(isatty) and isatty())
     yield from tqdm(
         iterable, desc=desc, total=total, file=sys.stderr, disable=disable, leave=False, **kwargs
     )

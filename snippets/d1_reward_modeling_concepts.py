@@ -27,11 +27,12 @@ from snippets import common
 class Config:
     """Settings of the lesson's toy experiment: simulated annotators compare answers."""
 
-    n_answers: int = 12  # answers with a hidden quality q in [-2, 2]
-    n_pairs: int = 4000  # comparisons collected
+    n_answers: common.PosInt = 12  # answers, with hidden qualities spread evenly over [-2, 2]
+    n_pairs: common.PosInt = 4000  # comparisons collected per noise level
+    heldout_pairs: common.PosInt = 4000  # fresh comparisons the fitted model is scored on
     temperatures: tuple[float, ...] = (0.5, 1.0, 2.0)  # annotator noise (higher = noisier)
-    steps: int = 300  # gradient steps of the Bradley-Terry fit
-    lr: float = 0.1
+    steps: common.PosInt = 300  # gradient steps of the Bradley-Terry fit
+    lr: common.PosFloat = 0.1  # Adam step size of the fit
 
 
 # --8<-- [end:config]
@@ -47,6 +48,7 @@ def preference_probability(reward_a: torch.Tensor, reward_b: torch.Tensor) -> to
     return torch.sigmoid(reward_a - reward_b)
 
 
+# --8<-- [start:bradley-terry-loss]
 def bradley_terry_loss(reward_chosen: torch.Tensor, reward_rejected: torch.Tensor) -> torch.Tensor:
     """Negative log-likelihood of the observed preferences under Bradley-Terry.
 
@@ -65,6 +67,7 @@ def bradley_terry_loss(reward_chosen: torch.Tensor, reward_rejected: torch.Tenso
     return -F.logsigmoid(reward_chosen - reward_rejected).mean()
 
 
+# --8<-- [end:bradley-terry-loss]
 def pairwise_accuracy(reward_chosen: torch.Tensor, reward_rejected: torch.Tensor) -> float:
     """Share of pairs in which the chosen answer gets the strictly higher reward."""
     return float((reward_chosen > reward_rejected).float().mean())
@@ -74,6 +77,7 @@ def pairwise_accuracy(reward_chosen: torch.Tensor, reward_rejected: torch.Tensor
 
 
 # --8<-- [start:reward-model]
+# --8<-- [start:last-token]
 def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
     """Index of the last real (non-padding) token of each row.
 
@@ -83,6 +87,7 @@ def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask * positions).argmax(dim=1)
 
 
+# --8<-- [end:last-token]
 def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     """Positions 0, 1, 2, ... counted over real tokens only (padding gets 0).
 
@@ -122,14 +127,32 @@ class RewardModel(nn.Module):
 
 
 # --8<-- [start:annotators]
+def sample_pairs(
+    n_answers: int, n_pairs: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n_pairs`` pairs ``(i, j)`` of two different answers, uniformly."""
+    i = rng.integers(0, n_answers, size=n_pairs)
+    j = (i + rng.integers(1, n_answers, size=n_pairs)) % n_answers  # a different answer
+    return i, j
+
+
+def label_pairs(
+    quality: np.ndarray, i: np.ndarray, j: np.ndarray, temperature: float, rng: np.random.Generator
+) -> np.ndarray:
+    """One simulated annotator's verdicts: True where it prefers answer i to answer j.
+
+    It prefers i with probability sigmoid((q_i - q_j) / temperature): a Bradley-Terry
+    labeller whose noise grows with ``temperature``. Near-ties are coin flips, clear
+    differences are almost always right.
+    """
+    p_i_wins = 1.0 / (1.0 + np.exp(-(quality[i] - quality[j]) / temperature))
+    return rng.random(len(i)) < p_i_wins
+
+
 def simulate_comparisons(
     quality: np.ndarray, n_pairs: int, temperature: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Simulated annotators compare random pairs of answers.
-
-    Each annotator prefers answer i to answer j with probability
-    sigmoid((q_i - q_j) / temperature): a Bradley-Terry labeller whose noise grows with
-    ``temperature``. Near-ties are coin flips, clear differences are almost always right.
+    """Simulated annotators compare random pairs of answers, one verdict per pair.
 
     Args:
         quality: hidden quality of each answer, shape (n,).
@@ -140,11 +163,8 @@ def simulate_comparisons(
     Returns:
         ``(chosen, rejected)``: answer indices, shape (n_pairs,) each.
     """
-    n = len(quality)
-    i = rng.integers(0, n, size=n_pairs)
-    j = (i + rng.integers(1, n, size=n_pairs)) % n  # a different answer
-    p_i_wins = 1.0 / (1.0 + np.exp(-(quality[i] - quality[j]) / temperature))
-    i_wins = rng.random(n_pairs) < p_i_wins
+    i, j = sample_pairs(len(quality), n_pairs, rng)
+    i_wins = label_pairs(quality, i, j, temperature, rng)
     return np.where(i_wins, i, j), np.where(i_wins, j, i)
 
 
@@ -176,17 +196,18 @@ def fit_bradley_terry(
 
 # --8<-- [start:experiment]
 def noise_experiment(config: Config, seed: int) -> list[dict[str, Any]]:
-    """Fit Bradley-Terry rewards from annotators of growing noise.
+    """Fit Bradley-Terry rewards from annotators of growing noise, then score the fit.
 
     Theory: with annotator temperature T the maximum-likelihood rewards approach q / T
     (plus a constant), so the fitted scale shrinks as the noise grows while the ranking
     survives. Each result reports the least-squares slope of fitted on true rewards
-    (about 1 / T) and the rank correlation.
+    (about 1 / T), the rank correlation, and the three accuracies of :func:`accuracy_ceiling`
+    on fresh pairs.
 
     Returns:
         One dict per temperature with ``temperature``, ``slope``, ``rank_correlation``,
-        ``agreement`` (share of labels that agree with the hidden quality), ``quality``
-        and ``fitted``.
+        ``agreement`` (share of training labels that agree with the hidden quality),
+        the keys of :func:`accuracy_ceiling`, ``quality`` and ``fitted``.
     """
     rng = common.seed_everything(seed)
     quality = np.linspace(-2.0, 2.0, config.n_answers)
@@ -198,12 +219,14 @@ def noise_experiment(config: Config, seed: int) -> list[dict[str, Any]]:
         slope = float(np.dot(quality, fitted) / np.dot(quality, quality))
         ranks_true = np.argsort(np.argsort(quality))
         ranks_fit = np.argsort(np.argsort(fitted))
+        heldout = accuracy_ceiling(quality, fitted, config.heldout_pairs, temperature, rng)
         results.append(
             {
                 "temperature": temperature,
                 "slope": slope,
                 "rank_correlation": float(np.corrcoef(ranks_true, ranks_fit)[0, 1]),
                 "agreement": float(np.mean(quality[chosen] > quality[rejected])),
+                **heldout,
                 "quality": quality,
                 "fitted": fitted,
             }
@@ -214,12 +237,53 @@ def noise_experiment(config: Config, seed: int) -> list[dict[str, Any]]:
 # --8<-- [end:experiment]
 
 
+# --8<-- [start:ceiling]
+def accuracy_ceiling(
+    quality: np.ndarray,
+    fitted: np.ndarray,
+    n_pairs: int,
+    temperature: float,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """Score the fitted rewards on fresh pairs that two independent annotators label.
+
+    Returns:
+        ``model_accuracy``: how often the fitted reward model agrees with one annotator's
+        label (what "held-out accuracy" measures in practice); ``truth_accuracy``: how
+        often a model that knows the hidden quality agrees with that label, the best any
+        model can do; ``inter_annotator``: how often the two annotators agree.
+    """
+    i, j = sample_pairs(len(quality), n_pairs, rng)
+    first = label_pairs(quality, i, j, temperature, rng)
+    second = label_pairs(quality, i, j, temperature, rng)
+    return {
+        "model_accuracy": float(np.mean((fitted[i] > fitted[j]) == first)),
+        "truth_accuracy": float(np.mean((quality[i] > quality[j]) == first)),
+        "inter_annotator": float(np.mean(first == second)),
+    }
+
+
+def ceiling_from_agreement(agreement: float) -> float:
+    """The best accuracy against single labels that an inter-annotator agreement allows.
+
+    If every comparison is labelled correctly with the same probability p, two annotators
+    agree with probability a = p^2 + (1 - p)^2, so p = (1 + sqrt(2a - 1)) / 2. When some
+    comparisons are harder than others the best accuracy is lower (Jensen), but never
+    below a itself: for p in [1/2, 1], p^2 + (1 - p)^2 <= p.
+    """
+    return (1.0 + np.sqrt(max(2.0 * agreement - 1.0, 0.0))) / 2.0
+
+
+# --8<-- [end:ceiling]
+
+
+# --8<-- [start:plot]
 def plot_experiment(results: list[dict[str, Any]]) -> Any:
-    """Two panels: the Bradley-Terry curve, and fitted against true rewards per noise level."""
+    """Three panels: the Bradley-Terry curve, fitted against true rewards, and the accuracies."""
     import matplotlib.pyplot as plt
 
     common.use_course_style()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
     diff = np.linspace(-6, 6, 200)
     left.plot(diff, 1 / (1 + np.exp(-diff)), color="C0")
     left.axhline(0.5, color="grey", lw=0.8)
@@ -229,54 +293,63 @@ def plot_experiment(results: list[dict[str, Any]]) -> Any:
     left.set_title("Bradley-Terry: a sigmoid of the difference")
     for k, result in enumerate(results):
         t = result["temperature"]
-        right.scatter(result["quality"], result["fitted"], color=f"C{k + 1}", s=18)
-        right.plot(
+        middle.scatter(result["quality"], result["fitted"], color=f"C{k + 1}", s=18)
+        middle.plot(
             result["quality"],
             result["quality"] / t,
             color=f"C{k + 1}",
             lw=1,
             label=f"annotator T={t:g}: slope {result['slope']:.2f} (theory {1 / t:.2f})",
         )
-    right.set_xlabel("hidden quality q")
-    right.set_ylabel("fitted reward (mean 0)")
-    right.set_title("Noisier labels: same ranking, smaller scale")
-    right.legend(fontsize=8)
+    middle.set_xlabel("hidden quality q")
+    middle.set_ylabel("fitted reward (mean 0)")
+    middle.set_title("Noisier labels: same ranking, smaller scale")
+    middle.legend(fontsize=8)
+    bars = [("model_accuracy", "fitted model vs one label"),
+            ("truth_accuracy", "hidden quality vs one label"),
+            ("inter_annotator", "annotator vs annotator")]  # fmt: skip
+    x = np.arange(len(results))
+    for k, (key, label) in enumerate(bars):
+        right.bar(x + (k - 1) * 0.27, [r[key] for r in results], 0.27, label=label)
+    right.set_xticks(x, [f"T={r['temperature']:g}" for r in results])
+    right.set_ylim(0.5, 1.0)
+    right.set_ylabel("agreement on held-out pairs")
+    right.set_title("A reward model can beat annotator agreement")
+    right.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
 
 
+# --8<-- [end:plot]
+
+
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
-    """Fit Bradley-Terry rewards from simulated annotators and print the recovered scales."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.d1_reward_modeling_concepts")
-    parser.add_argument(
-        "--pairs",
-        type=common.positive_int,
-        default=Config.n_pairs,
-        help="comparisons per noise level",
-    )
+    """Fit Bradley-Terry rewards from simulated annotators and print what they recover."""
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.d1_reward_modeling_concepts",
+        quick={"n_pairs": 500, "heldout_pairs": 500, "steps": 100}, aliases={"n_pairs": "--pairs"},
+    )  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save the figure as a PNG")
     parser.add_argument(
         "--threads", type=common.positive_int, default=1, help="torch CPU threads (default 1)"
     )
-    args = parser.parse_args(argv)
+    cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(args.threads)  # tiny tensors: extra threads only add overhead
-    config = Config(n_pairs=500 if args.quick else args.pairs, steps=100 if args.quick else 300)
     with common.Stopwatch() as clock:
-        results = noise_experiment(config, args.seed)
+        results = noise_experiment(cfg, args.seed)
     if args.plot:
         common.save_figure(plot_experiment(results), args.plot)
-    return common.emit_metrics(
-        {
-            "pairs": config.n_pairs,
-            "slopes": {f"T={r['temperature']:g}": r["slope"] for r in results},
-            "rank_correlations": {
-                f"T={r['temperature']:g}": r["rank_correlation"] for r in results
-            },
-            "label_agreement": {f"T={r['temperature']:g}": r["agreement"] for r in results},
-            "seconds": clock.seconds,
-        }
-    )
+
+    def per_t(key: str) -> dict[str, float]:
+        return {f"T={r['temperature']:g}": r[key] for r in results}
+
+    return common.emit_metrics({
+        "pairs": cfg.n_pairs, "slopes": per_t("slope"),
+        "rank_correlations": per_t("rank_correlation"), "label_agreement": per_t("agreement"),
+        "model_accuracy": per_t("model_accuracy"), "truth_accuracy": per_t("truth_accuracy"),
+        "inter_annotator": per_t("inter_annotator"), "seconds": clock.seconds,
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ pressure while the hidden "gold" score rises, peaks and falls (Gao et al., 2022)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from snippets import common
 
 
 # --8<-- [start:config]
+Discount = Annotated[float, common.Range(0, 0.999)]  # below 1: farming forever must be finite
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of both demonstrations."""
@@ -30,17 +34,17 @@ class Config:
     start: tuple[int, int] = (3, 0)
     goal: tuple[int, int] = (0, 5)  # terminal; entering it pays goal_reward
     checkpoint: tuple[int, int] = (2, 1)  # entering it pays bonus under the proxy reward
-    goal_reward: float = 10.0
-    bonus: float = 1.0
-    gamma: float = 0.95
-    max_steps: int = 100  # rollout cap (the proxy policy never ends on its own)
+    goal_reward: common.PosFloat = 10.0  # paid on entering the goal
+    bonus: common.PosFloat = 1.0  # checkpoint bonus of the proxy reward
+    gamma: Discount = 0.95  # discount factor
+    max_steps: common.PosInt = 100  # rollout cap (the proxy policy never ends on its own)
     # best-of-n against a length-biased reward model
-    trials: int = 2000  # prompts, each with max_n sampled answers
-    max_n: int = 1024
-    length_bias: float = 1.0  # reward model: quality + length_bias * length + noise
-    rm_noise: float = 0.5
-    length_penalty: float = 0.5  # gold: quality - length_penalty * (length - 1)^2
-    length_spread: float = 0.5  # log-length ~ N(0, length_spread^2)
+    trials: common.PosInt = 2000  # prompts in the best-of-n experiment, each with max_n answers
+    max_n: common.PosInt = 1024  # the largest n (n = 1, 2, 4, ... up to it)
+    length_bias: common.NonNegFloat = 1.0  # reward model: quality + length_bias * length + noise
+    rm_noise: common.NonNegFloat = 0.5  # std of the reward model's noise
+    length_penalty: common.NonNegFloat = 0.5  # gold: quality - length_penalty * (length - 1)^2
+    length_spread: common.PosFloat = 0.5  # log-length ~ N(0, length_spread^2)
 
 
 # --8<-- [end:config]
@@ -229,33 +233,33 @@ def plot_overoptimisation(result: Overoptimisation, path: str) -> str:
 
 
 # --8<-- [start:main]
+def tasks_by_reward(cfg: Config) -> dict[str, a3.MDP]:
+    """The same gridworld under the true reward, the designer's proxy, and the shaped fix."""
+    shaped = shaped_task(cfg, checkpoint_potential(cfg))
+    return {"true": true_task(cfg), "proxy": proxy_task(cfg), "shaped": shaped}
+
+
+def gridworld_metrics(episodes: dict[str, Episode]) -> dict[str, object]:
+    """For each reward: goal reached?, steps, checkpoint bonuses taken, and the true return."""
+    metrics: dict[str, object] = {}
+    for name, ep in episodes.items():
+        metrics[f"{name}_reached_goal"] = ep.reached_goal
+        metrics[f"{name}_steps"] = len(ep.path) - 1
+        metrics[f"{name}_checkpoint_visits"] = ep.checkpoint_visits
+        metrics[f"{name}_true_return"] = ep.true_return
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Solve the gridworld under three rewards and run best-of-n; print the headline numbers."""
-    parser = common.lesson_parser(__doc__, prog="python -m snippets.e1_ethical_considerations_rl")
-    parser.add_argument(
-        "--gamma", type=common.float_in_range(0.0, 0.999), default=Config.gamma,
-        help=f"discount factor in [0, 0.999] (default {Config.gamma})",
-    )  # fmt: skip
-    parser.add_argument(
-        "--bonus", type=common.positive_float, default=Config.bonus,
-        help=f"checkpoint bonus of the proxy reward, > 0 (default {Config.bonus})",
-    )  # fmt: skip
-    parser.add_argument(
-        "--trials", type=common.positive_int, default=Config.trials,
-        help=f"prompts in the best-of-n experiment (default {Config.trials})",
-    )  # fmt: skip
+    prog = "python -m snippets.e1_ethical_considerations_rl"
+    parser = common.config_parser(Config, __doc__, prog=prog, quick={"trials": 200})
     parser.add_argument("--plot", metavar="PATH", help="save the gridworld figure as a PNG")
     parser.add_argument("--plot-bon", metavar="PATH", help="save the best-of-n figure as a PNG")
-    args = parser.parse_args(argv)
-    trials = min(args.trials, 200) if args.quick else args.trials
-    cfg = Config(gamma=args.gamma, bonus=args.bonus, trials=trials)
+    cfg, args = common.parse_config(parser, argv)
 
     with common.Stopwatch() as clock:
-        tasks = {
-            "true": true_task(cfg),
-            "proxy": proxy_task(cfg),
-            "shaped": shaped_task(cfg, checkpoint_potential(cfg)),
-        }
+        tasks = tasks_by_reward(cfg)
         episodes = {name: rollout(cfg, solve(task)[1]) for name, task in tasks.items()}
         bon = best_of_n(cfg, args.seed)
 
@@ -268,22 +272,13 @@ def main(argv: list[str] | None = None) -> dict:
         plot_gridworld(cfg, [(titles[name], task) for name, task in tasks.items()], args.plot)
     if args.plot_bon:
         plot_overoptimisation(bon, args.plot_bon)
-    metrics: dict[str, object] = {}
-    for name, ep in episodes.items():
-        metrics[f"{name}_reached_goal"] = ep.reached_goal
-        metrics[f"{name}_steps"] = len(ep.path) - 1
-        metrics[f"{name}_checkpoint_visits"] = ep.checkpoint_visits
-        metrics[f"{name}_true_return"] = ep.true_return
     best = int(bon.gold.argmax())
-    metrics |= {
-        "bon_gold_peak_n": int(bon.n[best]),
-        "bon_gold_peak": bon.gold[best],
-        "bon_gold_at_n1": bon.gold[0],
-        f"bon_gold_at_n{bon.n[-1]}": bon.gold[-1],
-        f"bon_proxy_at_n{bon.n[-1]}": bon.proxy[-1],
+    return common.emit_metrics({
+        **gridworld_metrics(episodes), "bon_gold_peak_n": int(bon.n[best]),
+        "bon_gold_peak": bon.gold[best], "bon_gold_at_n1": bon.gold[0],
+        f"bon_gold_at_n{bon.n[-1]}": bon.gold[-1], f"bon_proxy_at_n{bon.n[-1]}": bon.proxy[-1],
         "seconds": clock.seconds,
-    }
-    return common.emit_metrics(metrics)
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

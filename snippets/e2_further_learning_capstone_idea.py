@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
+from snippets import common, curves
 
 # --8<-- [end:imports]
 
@@ -25,19 +25,19 @@ from snippets import common
 class Config:
     """PPO settings: RL Zoo's Acrobot-v1 entry (hyperparams/ppo.yml), with 8 envs, not 16."""
 
-    env_id: str = "Acrobot-v1"
-    total_timesteps: int = 100_000
-    n_envs: int = 8
-    n_steps: int = 256  # per env, so 2048 transitions per update
-    batch_size: int = 64
-    n_epochs: int = 4
-    gamma: float = 0.99
-    gae_lambda: float = 0.94
-    ent_coef: float = 0.0
-    learning_rate: float = 3e-4
-    eval_every: int = 10_240  # environment steps between evaluations on the curve
-    curve_episodes: int = 10  # evaluation episodes per point of the curve
-    eval_episodes: int = 50  # evaluation episodes for the definition of done
+    env_id: str = "Acrobot-v1"  # the Gymnasium environment
+    total_timesteps: common.PosInt = 100_000  # environment steps of training
+    n_envs: common.PosInt = 8  # environments stepped side by side
+    n_steps: common.PosInt = 256  # per env, so 2048 transitions per update
+    batch_size: common.PosInt = 64  # minibatch size
+    n_epochs: common.PosInt = 4  # passes over each rollout
+    gamma: common.Prob = 0.99  # discount factor
+    gae_lambda: common.Prob = 0.94  # GAE's lambda
+    ent_coef: common.NonNegFloat = 0.0  # entropy bonus weight
+    learning_rate: common.PosFloat = 3e-4  # Adam step size
+    eval_every: common.PosInt = 10_240  # environment steps between evaluations on the curve
+    curve_episodes: common.PosInt = 10  # evaluation episodes per point of the curve
+    eval_episodes: common.PosInt = 50  # evaluation episodes for the definition of done
     target_return: float = -100.0  # gymnasium.spec("Acrobot-v1").reward_threshold
 
 
@@ -96,7 +96,10 @@ class Run:
     curve: list[float] = field(default_factory=list)
 
 
-EVAL_SEED = 10_000  # evaluation seeds start here: far from any seed used for training
+# Evaluation episodes use fixed seeds, the same for every training seed and every reader,
+# far from any seed used for training: the curve's from here, the graded ones from DONE_SEED.
+CURVE_SEED = curves.EVAL_SEED_OFFSET
+DONE_SEED = curves.EVAL_SEED_OFFSET + 1_000  # 1,000 on: none of the curve's episodes
 
 
 def train(cfg: Config, seed: int, show_progress: bool = True) -> Run:
@@ -107,7 +110,7 @@ def train(cfg: Config, seed: int, show_progress: bool = True) -> Run:
     for _ in steps:
         run.model.learn(cfg.eval_every, reset_num_timesteps=False)
         run.steps.append(int(run.model.num_timesteps))
-        run.curve.append(float(evaluate(run.model, cfg, cfg.curve_episodes, EVAL_SEED).mean()))
+        run.curve.append(float(evaluate(run.model, cfg, cfg.curve_episodes, CURVE_SEED).mean()))
     return run
 
 
@@ -132,7 +135,7 @@ class Verdict:
 
 def definition_of_done(model: Any, cfg: Config) -> Verdict:
     """Grade a model: mean return of ``eval_episodes`` greedy episodes on unseen seeds."""
-    returns = evaluate(model, cfg, cfg.eval_episodes, seed=EVAL_SEED + 1_000)
+    returns = evaluate(model, cfg, cfg.eval_episodes, seed=DONE_SEED)
     return Verdict(float(returns.mean()), float(returns.std()), len(returns), cfg.target_return)
 
 
@@ -175,38 +178,24 @@ def plot_curve(run: Run, cfg: Config, path: str) -> str:
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Train PPO on Acrobot-v1 (or grade a saved model) and print the verdict as JSON."""
-    parser = common.lesson_parser(
-        __doc__, prog="python -m snippets.e2_further_learning_capstone_idea"
-    )
-    parser.add_argument(
-        "--timesteps", type=common.positive_int, default=Config.total_timesteps,
-        help=f"environment steps of training (default {Config.total_timesteps})",
-    )  # fmt: skip
-    parser.add_argument(
-        "--eval-episodes", type=common.positive_int, default=Config.eval_episodes,
-        help=f"episodes for the definition of done (default {Config.eval_episodes})",
+    parser = common.config_parser(
+        Config, __doc__, prog="python -m snippets.e2_further_learning_capstone_idea",
+        quick={"total_timesteps": 4096, "eval_every": 2048, "curve_episodes": 2, "eval_episodes": 3},
+        aliases={"total_timesteps": "--timesteps"},
     )  # fmt: skip
     parser.add_argument("--save", metavar="DIR", help="save the trained model in DIR")
     parser.add_argument("--check", metavar="DIR", help="grade the model saved in DIR; no training")
     parser.add_argument("--plot", metavar="PATH", help="save the learning curve as a PNG")
-    args = parser.parse_args(argv)
+    cfg, args = common.parse_config(parser, argv)
     if args.check and not os.path.isfile(os.path.join(args.check, "ppo_acrobot.zip")):
         parser.error(f"argument --check: no ppo_acrobot.zip in {args.check!r}")
-    cfg = Config(total_timesteps=args.timesteps, eval_episodes=args.eval_episodes)
-    if args.quick:
-        cfg = Config(total_timesteps=4096, eval_every=2048, curve_episodes=2, eval_episodes=3)
-
     import torch
 
     torch.set_num_threads(1)  # a 64-unit MLP: one thread is fastest, and leaves a core free
     with common.Stopwatch() as clock:
-        if args.check:
-            model, run = load_model(args.check), None
-        else:
-            run = train(cfg, args.seed)
-            model = run.model
+        run = None if args.check else train(cfg, args.seed)
+        model = load_model(args.check) if args.check else run.model
         verdict = definition_of_done(model, cfg)
-
     if args.save and run is not None:
         save_model(model, args.save)
     if args.plot and run is not None:

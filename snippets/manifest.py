@@ -37,6 +37,7 @@ class Lesson:
     modules: tuple[Module, ...] = ()
     lab: bool = False
     benchmark: tuple[dict, ...] = ()  # keyword arguments of snippets.benchmark.Lesson
+    runs: tuple[dict, ...] = ()  # the commands its page quotes (snippets.regenerate.Run)
 
     @property
     def page(self) -> str:
@@ -71,6 +72,7 @@ def lessons() -> tuple[Lesson, ...]:
                 modules=tuple(Module(**m) for m in entry.get("modules", ())),
                 lab=entry.get("lab", False),
                 benchmark=tuple(entry.get("benchmark", ())),
+                runs=tuple(entry.get("run", ())),
             )
         )
     stems = [lesson.stem for lesson in found]

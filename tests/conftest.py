@@ -36,6 +36,15 @@ def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.Comp
     )
 
 
+# Set above for the lesson tests; a reader's shell has none of them.
+TEST_ONLY_ENV = ("RL_COURSE_PROGRESS", "MPLBACKEND", "SITE_URL")
+
+
+def reader_env() -> dict[str, str]:
+    """os.environ without the variables this file sets for the lesson tests (see built_site)."""
+    return {k: v for k, v in os.environ.items() if k not in TEST_ONLY_ENV}
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the whole site once per test session with ``mkdocs build --strict``.
@@ -52,8 +61,11 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         timeout=900,
-        # Tests serve the site at the root of a local port, whatever the published URL is.
-        env={k: v for k, v in os.environ.items() if k != "SITE_URL"},
+        # The environment a reader builds in: without the settings this file gives the lesson
+        # tests (a quiet RL_COURSE_PROGRESS, a headless MPLBACKEND), which must not hide what
+        # a reader's build puts into the labs. Tests serve the site at the root of a local
+        # port, whatever the published URL is.
+        env=reader_env(),
     )
     if result.returncode != 0:
         pytest.fail(
@@ -62,7 +74,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-# Where the suite's time goes: the issues budget each chapter's share of `uv run pytest`,
+# Where the suite's time goes: the course budgets each chapter's share of `uv run pytest`,
 # so every run ends with the seconds per chapter (setup, call and teardown of its tests).
 _SECONDS: dict[str, float] = {}
 

@@ -137,29 +137,3 @@ def test_quick_cli_prints_metrics_plot_and_tensorboard_logs(tmp_path):
         assert key in metrics
     assert plot.stat().st_size > 10_000
     assert list(logs.rglob("events.out.tfevents.*"))
-
-
-def test_deprecated_env_id_gets_one_line_naming_the_new_version():
-    result = run_module("a2_rl_ecosystem_overview", "--env-id", "Taxi-v3")
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()  # Gymnasium's own warning is silenced
-    assert len(lines) == 1 and "--env-id" in lines[0] and "Taxi-v4" in lines[0]
-    assert "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("args", "name"),
-    [
-        (["--timesteps", "0"], "--timesteps"),
-        (["--algo", "dqn"], "--algo"),
-        (["--env-id", "CartPol-v1"], "Did you mean: `CartPole`?"),  # a typo gets a suggestion
-        (["--env-id", "Blackjack-v1"], "--env-id"),  # Tuple observations: no MlpPolicy
-        (["--seed", "-1"], "--seed"),
-    ],
-)
-def test_bad_arguments_exit_2_with_one_line_naming_them(args, name, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        a2.main(args)
-    assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and name in lines[0]

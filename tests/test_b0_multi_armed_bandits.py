@@ -97,15 +97,3 @@ def test_cli_quick_prints_metrics_json():
     assert set(metrics["final_reward"]) == set(REFERENCE)
     assert metrics["ucb1_bernoulli_regret"] < metrics["ucb1_bound"]
     assert metrics["final_optimal_pct"]["UCB c=2"] > metrics["final_optimal_pct"]["greedy"]
-
-
-@pytest.mark.parametrize(
-    ("args", "name"), [(["--epsilon", "1.5"], "--epsilon"), (["--runs", "-3"], "--runs")]
-)
-def test_cli_rejects_bad_input_in_one_line(args, name, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        b0.main(args)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert name in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1

@@ -122,16 +122,3 @@ def test_cli_quick_prints_metrics_json():
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert metrics["v_13_usable_ace_dealer_2"] == pytest.approx(-0.27726, abs=0.03)
     assert {"grid_rmse_first_visit", "grid_rmse_every_visit"} <= set(metrics)
-
-
-@pytest.mark.parametrize(
-    ("args", "name"),
-    [(["--episodes", "0"], "--episodes"), (["--grid-episodes", "-1"], "--grid-episodes")],
-)
-def test_cli_rejects_bad_input_in_one_line(args, name, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        b2.main(args)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert name in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1

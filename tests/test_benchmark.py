@@ -68,15 +68,3 @@ def test_cli_runs_a_lesson_and_writes_json_and_table(tmp_path: Path):
     assert [r["seed"] for r in runs] == [0, 1]
     assert runs[0]["metrics"]["v_star_cell_0_1"] == pytest.approx(24.4, abs=0.05)
     assert (tmp_path / "table.md").read_text() == benchmark.render_table(written)
-
-
-@pytest.mark.parametrize(
-    ("args", "name"), [(["--seeds", "0"], "--seeds"), (["--lesson", "z9"], "--lesson")]
-)
-def test_bad_arguments_get_one_line(args, name):
-    result = run_module("benchmark", *args)
-    assert (
-        result.returncode == 2
-        and name in result.stderr
-        and len(result.stderr.strip().splitlines()) == 1
-    )

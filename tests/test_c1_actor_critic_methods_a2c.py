@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import run_module
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 
 from snippets import c1_actor_critic_methods_a2c as c1
+from snippets import curves
 
 # One environment, four steps. The episode is cut by a time limit after step 1, a new one
 # starts at step 2, and the rollout stops after step 3 (bootstrap from V(s_4) = 6).
@@ -41,7 +41,9 @@ def test_gae_terminated_does_not_bootstrap_but_truncated_does():
 
 def test_n_step_returns_match_hand_computation():
     g2 = c1.n_step_returns(REWARDS, NEXT_VALUES, NO, AT_1, gamma=0.9, n=2)
-    np.testing.assert_allclose(g2, [1 + 0.9 + 0.81 * 5, 1 + 0.9 * 5, 1 + 0.9 + 0.81 * 6, 1 + 0.9 * 6])
+    np.testing.assert_allclose(
+        g2, [1 + 0.9 + 0.81 * 5, 1 + 0.9 * 5, 1 + 0.9 + 0.81 * 6, 1 + 0.9 * 6]
+    )
     g1 = c1.n_step_returns(REWARDS, NEXT_VALUES, NO, AT_1, gamma=0.9, n=1)
     np.testing.assert_allclose(g1, REWARDS + 0.9 * NEXT_VALUES)
     g2_term = c1.n_step_returns(REWARDS, NEXT_VALUES, AT_1, NO, gamma=0.9, n=2)
@@ -77,7 +79,9 @@ def test_gae_is_the_lambda_weighted_average_of_n_step_advantages():
         ends = [k for k in range(t, T) if term[k] or trunc[k]]
         horizon = (ends[0] if ends else T - 1) - t + 1  # steps until the episode or rollout ends
         weights = [(1 - lam) * lam ** (n - 1) for n in range(1, horizon)] + [lam ** (horizon - 1)]
-        mixed = sum(w * n_step_adv[n][t] for n, w in zip(range(1, horizon + 1), weights, strict=True))
+        mixed = sum(
+            w * n_step_adv[n][t] for n, w in zip(range(1, horizon + 1), weights, strict=True)
+        )
         assert adv[t] == pytest.approx(mixed)
 
 
@@ -92,8 +96,14 @@ def test_gae_matches_stable_baselines3_rollout_buffer():
     for t in range(T):
         # SB3's way of handling a time limit: fold gamma * V(final obs) into the reward.
         reward = r[t] + gamma * trunc[t] * nv[t]
-        buf.add(np.zeros((n_envs, 1)), np.zeros((n_envs, 1)), reward, episode_start,
-                torch.tensor(v[t]), torch.zeros(n_envs))
+        buf.add(
+            np.zeros((n_envs, 1)),
+            np.zeros((n_envs, 1)),
+            reward,
+            episode_start,
+            torch.tensor(v[t]),
+            torch.zeros(n_envs),
+        )
         episode_start = (term[t] | trunc[t]).astype(float)
     buf.compute_returns_and_advantage(torch.tensor(last_v), dones=term[-1] | trunc[-1])
     np.testing.assert_allclose(ours, buf.advantages, rtol=1e-5, atol=1e-5)
@@ -108,8 +118,15 @@ def test_actor_critic_loss_gradients_are_the_textbook_ones():
     advantages = torch.randn(5, requires_grad=True)  # must be treated as a constant
     returns = torch.randn(5)
     dist = torch.distributions.Categorical(logits=logits)
-    out = c1.actor_critic_loss(dist.log_prob(actions), dist.entropy(), values, advantages, returns,
-                               vf_coef=0.5, ent_coef=0.0)
+    out = c1.actor_critic_loss(
+        dist.log_prob(actions),
+        dist.entropy(),
+        values,
+        advantages,
+        returns,
+        vf_coef=0.5,
+        ent_coef=0.0,
+    )
     out["loss"].backward()
     probs = torch.softmax(logits, -1).detach()
     onehot = torch.nn.functional.one_hot(actions, 3).float()
@@ -124,8 +141,9 @@ def test_entropy_bonus_pushes_the_policy_towards_uniform():
     logits = torch.tensor([[2.0, 0.0, -1.0]], requires_grad=True)
     dist = torch.distributions.Categorical(logits=logits)
     zeros = torch.zeros(1)
-    out = c1.actor_critic_loss(dist.log_prob(torch.tensor([0])), dist.entropy(), zeros, zeros, zeros,
-                               ent_coef=0.1)
+    out = c1.actor_critic_loss(
+        dist.log_prob(torch.tensor([0])), dist.entropy(), zeros, zeros, zeros, ent_coef=0.1
+    )
     out["loss"].backward()
     stepped = logits.detach() - 1.0 * logits.grad
     before = dist.entropy().item()
@@ -133,41 +151,39 @@ def test_entropy_bonus_pushes_the_policy_towards_uniform():
     assert after > before
 
 
-def test_seeded_quick_cli_run_clearly_learns_and_writes_curve_plot_and_runs(tmp_path):
+def test_kept_agent_is_the_best_evaluation_rescored_on_the_same_fresh_episodes():
+    cfg = c1.Config(total_timesteps=2_000, eval_every=500, eval_episodes=3, final_eval_episodes=4)
+    model, result = c1.train_a2c(cfg, seed=1)
+    best = int(np.argmax(result.eval_returns))  # the first of equal bests, as the callback keeps
+    assert result.best_eval == result.eval_returns[best]
+    assert result.kept_from_step == result.eval_steps[best]
+    # The returned model holds the kept weights; scoring it again plays the same fresh episodes.
+    assert c1.score(model, cfg, seed=1) == result.kept_mean_return
+    assert len(result.eval_steps) == 4 and result.eval_steps[0] == 504  # 8 envs: multiples of 8
+
+
+def test_seeded_quick_cli_run_clearly_learns_and_writes_curve_plot_and_runs(tmp_path, capsys):
     curve, plot, runs = tmp_path / "curve.json", tmp_path / "fig.png", tmp_path / "runs.json"
-    proc = run_module("c1_actor_critic_methods_a2c", "--quick", "--curve", str(curve), "--plot", str(plot),
-                      "--save-runs", str(runs), timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    metrics = json.loads(proc.stdout.strip().splitlines()[-1])
-    for key in ("timesteps", "solved_seeds", "first_solved_step", "final_eval", "mean_final_eval", "seconds"):
-        assert key in metrics
-    assert metrics["timesteps"] == 20_000
+    metrics = c1.main(
+        ["--quick", "--curve", str(curve), "--plot", str(plot), "--save-runs", str(runs)]
+    )
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == metrics
+    assert metrics["timesteps"] == 20_000 and metrics["seeds"] == [0]
     # Learning: a random policy balances about 20 steps; after 20k steps (500 updates) seed 0's
-    # greedy policy lasts far longer, and the training episodes got longer too.
-    assert metrics["final_eval"][0] > 150, metrics
+    # kept and final greedy policies last far longer on fresh episodes, and so do the training
+    # episodes.
+    assert metrics["kept_mean_return"][0] > 150 and metrics["final_mean_return"][0] > 150, metrics
     saved = json.loads(runs.read_text())["runs"][0]
     assert np.mean(saved["episode_returns"][:20]) < 40
     assert np.mean(saved["episode_returns"][-20:]) > 100
-    data = json.loads(curve.read_text())
+    data = curves.read_curve(curve)
     assert data["x_label"] == "environment steps"
     assert len(data["x"]) == len(data["y"]) > 10 and data["x"][-1] <= 20_000
     assert plot.stat().st_size > 10_000
     # the saved runs redraw the figure (with an overlay) and reproduce the metrics, no training
     replot = tmp_path / "replot.png"
-    again = c1.main(["--load-runs", str(runs), "--compare-curve", str(curve), "--plot", str(replot)])
+    again = c1.main(
+        ["--load-runs", str(runs), "--compare-curve", str(curve), "--plot", str(replot)]
+    )
     assert again == metrics
     assert replot.stat().st_size > 10_000
-
-
-@pytest.mark.parametrize(
-    ("args", "name"),
-    [(["--timesteps", "0"], "--timesteps"), (["--ent-coef", "2"], "--ent-coef"),
-     (["--lr", "-1"], "--lr"), (["--compare-curve", "/no/such.json"], "--compare-curve"),
-     (["--load-runs", "/no/such.json"], "--load-runs")],
-)
-def test_bad_arguments_exit_2_with_one_line(args, name, capsys):
-    with pytest.raises(SystemExit) as exc:
-        c1.main(args)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and name in err and "Traceback" not in err

@@ -12,10 +12,14 @@ from snippets import c2_proximal_policy_optimization_ppo as c2
 EPS = 0.2
 
 
-def _grad_wrt_logprob(ratios: list[float], advantages: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+def _grad_wrt_logprob(
+    ratios: list[float], advantages: list[float]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss gradient with respect to the new log-probabilities (old log-probs are 0)."""
     new = torch.tensor(ratios).log().requires_grad_(True)
-    loss, clip_fraction = c2.clipped_surrogate_loss(new, torch.zeros(len(ratios)), torch.tensor(advantages), EPS)
+    loss, clip_fraction = c2.clipped_surrogate_loss(
+        new, torch.zeros(len(ratios)), torch.tensor(advantages), EPS
+    )
     loss.backward()
     return new.grad, clip_fraction
 
@@ -119,12 +123,40 @@ def test_cli_draws_the_figure_and_prints_metrics(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == metrics
 
 
-def test_short_sb3_ppo_run_produces_a_learning_curve():
-    torch.set_num_threads(1)
-    result = c2.train_ppo_cartpole(seed=0, timesteps=4096, eval_every=2048)
-    assert result["eval_steps"] == [2048, 4096]
-    assert len(result["episode_returns"]) > 20
-    assert result["final_eval"] > 0
+def _entry(kept: list[float], final: list[float], solved: list[int | None]) -> dict:
+    runs = [
+        {
+            "metrics": {
+                "kept_mean_return": k,
+                "final_mean_return": f,
+                "first_solved_step": s,
+                "cpu_seconds": 30.0,
+            }
+        }
+        for k, f, s in zip(kept, final, solved, strict=True)
+    ]
+    return {"runs": runs}
+
+
+def test_variants_table_counts_kept_and_final_agents_per_seed():
+    entry = _entry(
+        [500, 500, 480, 470, 500], [500, 300, 500, 200, 500], [10_240, 20_480, None, 40_960, 15_360]
+    )
+    text = c2.render_variants(("c2", entry))
+    row = text.splitlines()[2]
+    assert row.startswith(
+        "| from scratch (this page) | 500 [480, 500] | 500 [300, 500] | 4 / 5 | 3 / 5 "
+    )
+    assert "4 seeds, at 10k–41k steps" in row and "| 30 [30, 30] s |" in row
+
+
+def test_the_pages_tables_render_exactly_from_the_committed_benchmark_results():
+    results = json.loads(c2.RESULTS.read_text())
+    for file, text in c2.render_reports(results).items():
+        assert (c2.RESULTS.parent / file).read_text() == text, (
+            f"results/{file} is stale: run `uv run python -m snippets.c2_proximal_policy_optimization_ppo "
+            "--report results`"
+        )
 
 
 def test_bad_clip_coef_exits_2_with_one_line(capsys):

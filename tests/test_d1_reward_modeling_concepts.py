@@ -88,8 +88,13 @@ def test_annotators_follow_bradley_terry_probabilities():
     assert np.mean(chosen == 0) == pytest.approx(1 / (1 + math.exp(-1)), abs=0.01)
 
 
-def test_fitted_rewards_recover_quality_divided_by_annotator_temperature():
-    results = d1.noise_experiment(d1.Config(n_pairs=3000, steps=300), seed=0)
+@pytest.fixture(scope="module")
+def experiment():
+    return d1.noise_experiment(d1.Config(n_pairs=3000, heldout_pairs=3000), seed=0)
+
+
+def test_fitted_rewards_recover_quality_divided_by_annotator_temperature(experiment):
+    results = experiment
     for result in results:
         assert result["slope"] == pytest.approx(1 / result["temperature"], rel=0.15)
         assert result["rank_correlation"] > 0.95
@@ -97,11 +102,36 @@ def test_fitted_rewards_recover_quality_divided_by_annotator_temperature():
     assert agreements == sorted(agreements, reverse=True)  # noisier annotators disagree more
 
 
+def test_two_annotators_agree_less_often_than_each_agrees_with_the_truth():
+    # per comparison, a label is right with probability p >= 1/2; two labels agree with
+    # probability p^2 + (1 - p)^2, which is never above p
+    p = np.linspace(0.5, 1.0, 101)
+    agreement = p**2 + (1 - p) ** 2
+    assert (agreement <= p + 1e-12).all()
+    assert agreement[0] == pytest.approx(0.5) and agreement[-1] == pytest.approx(1.0)
+    # the ceiling formula inverts it: InstructGPT's 73 % agreement allows 84 % accuracy
+    ceilings = [d1.ceiling_from_agreement(a) for a in agreement]
+    np.testing.assert_allclose(ceilings, p, atol=1e-12)
+    assert d1.ceiling_from_agreement(0.73) == pytest.approx(0.8391, abs=1e-4)
+
+
+def test_reward_model_accuracy_exceeds_inter_annotator_agreement(experiment):
+    for r in experiment:
+        # the fit ranks the answers perfectly, so it agrees with a fresh label exactly as often
+        # as the hidden quality does: the true ceiling, well above annotator-annotator agreement
+        assert r["model_accuracy"] == pytest.approx(r["truth_accuracy"], abs=0.01)
+        assert r["model_accuracy"] > r["inter_annotator"] + 0.04
+        assert r["model_accuracy"] <= d1.ceiling_from_agreement(r["inter_annotator"]) + 0.02
+
+
 def test_cli_quick_prints_metrics():
     result = run_module("d1_reward_modeling_concepts", "--quick")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert {"slopes", "rank_correlations", "label_agreement", "seconds"} <= metrics.keys()
+    expected = {"slopes", "rank_correlations", "label_agreement", "model_accuracy",
+                "truth_accuracy", "inter_annotator", "seconds"}  # fmt: skip
+    assert expected <= metrics.keys()
+    assert metrics["pairs"] == 500  # the --quick preset
 
 
 def test_cli_rejects_zero_pairs_in_one_line(capsys):

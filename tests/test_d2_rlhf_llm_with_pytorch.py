@@ -8,13 +8,16 @@ import torch
 from conftest import run_module
 from transformers import GenerationConfig
 
+from snippets import common
 from snippets import d2_rlhf_llm_with_pytorch as d2
-from snippets.d1_reward_modeling_concepts import RewardModel
+from snippets.d2_rlhf_llm_with_pytorch import report
+from snippets.d2_rlhf_llm_with_pytorch.__main__ import settings
 
 TINY = replace(
     d2.Config(),
     pretrain_steps=150,
     preference_prompts=1024,
+    test_fraction=0.2,
     label_temperature=0.5,  # a less noisy rater than the lesson's, to learn from fewer pairs
     rm_epochs=3,
     ppo_iterations=8,
@@ -36,7 +39,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def sft():
     """A briefly pretrained tiny policy, shared by the learning tests."""
-    rng = d2.common.seed_everything(0)
+    rng = common.seed_everything(0)
     lm, tokenizer = d2.load_policy_and_tokenizer("tiny", TINY)
     losses = d2.pretrain(lm, tokenizer, TINY, rng)
     return lm, tokenizer, losses
@@ -44,21 +47,10 @@ def sft():
 
 @pytest.fixture(scope="module")
 def reward_model(sft):
+    """Stage 2 exactly as the pipeline runs it, on the tiny configuration."""
     lm, tokenizer, _ = sft
-    rng = d2.common.seed_everything(1)
-    data = d2.collect_preferences(lm, tokenizer, TINY, rng, TINY.preference_prompts)
-    n_test = len(data.chosen) // 5
-    test = d2.PreferenceData(
-        data.chosen[:n_test], data.rejected[:n_test], data.gold_margin[:n_test]
-    )
-    train = d2.PreferenceData(
-        data.chosen[n_test:], data.rejected[n_test:], data.gold_margin[n_test:]
-    )
-    rm = RewardModel(copy.deepcopy(lm.base_model), lm.config.hidden_size)
-    d2.train_reward_model(rm, train, tokenizer.pad_token_id, TINY)
-    accuracy = d2.gold_agreement(rm, test, tokenizer.pad_token_id)
-    d2.normalize_reward_model(rm, d2.generate(lm, tokenizer, d2.sample_prompts(rng, 256), TINY))
-    return rm.requires_grad_(False), accuracy
+    rm, stats = d2.build_reward_model(lm, tokenizer, TINY, common.seed_everything(1))
+    return rm, stats
 
 
 # --- corpus, tokenizer and the hidden rater ---------------------------------------------
@@ -233,7 +225,7 @@ def test_save_pretrained_round_trip_goes_through_the_same_loader(tmp_path):
 def test_pretraining_teaches_the_grammar(sft):
     lm, tokenizer, losses = sft
     assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10])
-    d2.common.seed_everything(0)
+    common.seed_everything(0)
     rollout = d2.generate(lm, tokenizer, d2.sample_prompts(np.random.default_rng(5), 64), TINY)
     words = d2.rollout_words(tokenizer, rollout)
     grammatical = np.mean(
@@ -253,10 +245,10 @@ def test_short_seeded_ppo_run_raises_the_reward_model_score(sft, reward_model):
     rm, _ = reward_model
     frozen = lm.state_dict()["lm_head.weight"].clone()
     prompts = d2.sample_prompts(np.random.default_rng(7), 128)
-    d2.common.seed_everything(3)
+    common.seed_everything(3)
     before = d2.evaluate(lm, lm, rm, tokenizer, prompts, TINY)
     policy, logs = d2.train_ppo(lm, rm, tokenizer, TINY, seed=0)
-    d2.common.seed_everything(3)
+    common.seed_everything(3)
     after = d2.evaluate(policy.lm, lm, rm, tokenizer, prompts, TINY)
     assert after["rm_score"] > before["rm_score"] + 0.4
     assert before["kl"] == pytest.approx(0.0, abs=1e-5) and 0 < after["kl"] < 10

@@ -34,12 +34,14 @@ def test_proxy_optimal_policy_farms_the_bonus_and_never_reaches_the_goal():
     assert episode.proxy_return > CFG.goal_reward  # by its own measure the agent does great
 
 
-def test_looping_beats_the_goal_exactly_when_the_bonus_stream_is_worth_more():
-    # next to C: loop value b / (1 - gamma^2) vs going for the goal: at most goal_reward
-    loop_value = CFG.bonus / (1 - CFG.gamma**2)
-    assert loop_value > CFG.goal_reward
-    small = replace(CFG, bonus=0.05)  # 0.05 / (1 - 0.9025) = 0.51: not worth circling
-    assert e1.rollout(small, e1.solve(e1.proxy_task(small))[1]).reached_goal
+@pytest.mark.parametrize("gamma", [0.9, 0.95, 0.99])
+def test_looping_beats_the_goal_exactly_when_the_bonus_stream_is_worth_more(gamma):
+    # next to C, 5 steps from G: loop b / (1 - gamma^2) against the goal's 10 gamma^4
+    tipping = (1 - gamma**2) * CFG.goal_reward * gamma**4
+    for bonus, reaches in ((tipping * 0.99, True), (tipping * 1.01, False)):
+        cfg = replace(CFG, gamma=gamma, bonus=bonus)
+        assert e1.rollout(cfg, e1.solve(e1.proxy_task(cfg))[1]).reached_goal == reaches
+    assert (1 - 0.95**2) * 10 * 0.95**4 == pytest.approx(0.794, abs=5e-4)  # the page's number
 
 
 def test_potential_based_shaping_shifts_q_by_minus_phi_and_keeps_the_optimal_policy():
@@ -70,7 +72,9 @@ def test_a_round_trip_through_the_checkpoint_loses_reward_under_shaping():
 def test_best_of_n_kl_matches_the_closed_form():
     result = e1.best_of_n(replace(CFG, trials=50, max_n=8), seed=0)
     np.testing.assert_array_equal(result.n, [1, 2, 4, 8])
-    np.testing.assert_allclose(result.kl, [0.0, np.log(2) - 0.5, np.log(4) - 0.75, np.log(8) - 7 / 8])
+    np.testing.assert_allclose(
+        result.kl, [0.0, np.log(2) - 0.5, np.log(4) - 0.75, np.log(8) - 7 / 8]
+    )
 
 
 def test_best_of_n_proxy_climbs_while_gold_rises_then_falls():
@@ -94,14 +98,3 @@ def test_quick_run_prints_the_headline_numbers(tmp_path):
     assert not metrics["proxy_reached_goal"]
     assert metrics["bon_gold_peak"] > metrics["bon_gold_at_n1024"]
     assert plot.stat().st_size > 10_000 and bon.stat().st_size > 10_000
-
-
-@pytest.mark.parametrize(
-    ("args", "name"),
-    [(["--gamma", "1.5"], "--gamma"), (["--bonus", "-1"], "--bonus"), (["--trials", "0"], "--trials")],
-)  # fmt: skip
-def test_bad_arguments_give_one_line_errors(args, name):
-    result = run_module("e1_ethical_considerations_rl", *args)
-    assert result.returncode == 2
-    assert name in result.stderr and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1

@@ -81,15 +81,3 @@ def test_quick_run_trains_saves_and_prints_the_verdict(tmp_path):
     assert {"mean_return", "done", "target", "timesteps", "seconds"} <= set(metrics)
     assert metrics["timesteps"] == 4096 and metrics["target"] == -100.0
     assert (tmp_path / "ppo_acrobot.zip").is_file() and (tmp_path / "curve.png").is_file()
-
-
-@pytest.mark.parametrize(
-    ("args", "name"),
-    [(["--timesteps", "0"], "--timesteps"), (["--eval-episodes", "x"], "--eval-episodes"),
-     (["--check", "/nonexistent-capstone"], "--check")],
-)  # fmt: skip
-def test_bad_arguments_give_one_line_errors(args, name):
-    result = run_module("e2_further_learning_capstone_idea", *args)
-    assert result.returncode == 2
-    assert name in result.stderr and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1

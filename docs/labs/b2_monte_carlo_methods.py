@@ -5,8 +5,8 @@
 # (`snippets/b2_monte_carlo_methods.py`, checked card for card against Gymnasium by the tests)
 # to estimate the value of a single state, player 13 with a usable ace against a dealer's 2,
 # under the stick-on-20 policy. Sutton & Barto report -0.27726 (Example 5.4). We compare
-# ordinary starts, where the state turns up by chance, with exploring starts, where every game
-# begins there, and look at the error bars.
+# ordinary games, where the state turns up by chance, with games that all start in it, and look
+# at the error bars.
 
 # %%
 import matplotlib.pyplot as plt
@@ -30,7 +30,7 @@ def returns_ordinary(games, rng):
     return rewards[(states == STATE).any(axis=1)]
 
 
-def returns_exploring(games, rng):
+def returns_fixed_start(games, rng):
     """Returns of games that all start in the state: ace + 2 against a dealer's 2."""
     player = b2.draw_cards((games, b2.MAX_CARDS), rng)
     dealer = b2.draw_cards((games, b2.MAX_CARDS), rng)
@@ -50,7 +50,7 @@ sizes = [3_000, 10_000, 30_000, 100_000]
 fig, ax = plt.subplots()
 for name, sampler, marker in (
     ("ordinary starts", returns_ordinary, "o"),
-    ("exploring starts", returns_exploring, "s"),
+    ("fixed start", returns_fixed_start, "s"),
 ):
     means, errors, counts = [], [], []
     for games in sizes:
@@ -59,7 +59,7 @@ for name, sampler, marker in (
         errors.append(r.std() / np.sqrt(len(r)) if len(r) > 1 else np.nan)
         counts.append(len(r))
     ax.errorbar(sizes, means, yerr=errors, marker=marker, capsize=3, label=name)
-    print(f"{name:17s} returns used: {counts}, last estimate {means[-1]:.4f} ± {errors[-1]:.4f}")
+    print(f"{name:15s} returns used: {counts}, last estimate {means[-1]:.4f} ± {errors[-1]:.4f}")
 ax.axhline(BOOK, color="k", ls="--", lw=1, label="Sutton & Barto: -0.27726")
 ax.set(xscale="log", xlabel="games played", ylabel="estimated value", ylim=(-1.0, 0.5))
 ax.legend()
@@ -67,10 +67,11 @@ plt.show()
 
 # %% [markdown]
 # With ordinary starts only about one game in a thousand passes through the state, so even
-# 100 000 games leave an error bar of roughly ±0.1; with exploring starts every game counts and
-# the bar is thirty times narrower. Exploring starts are what makes Monte Carlo *control*
-# (Sutton & Barto, section 5.3) work: it needs good estimates for every state-action pair, not
-# just the ones the current policy happens to visit. Their catch is that you must be able to put
+# 100 000 games leave an error bar of roughly ±0.1; when every game starts there, every game
+# counts and the bar is thirty times narrower. Choosing where episodes start is also the idea
+# behind *exploring starts* (Sutton & Barto, section 5.3), which draw the first state and action
+# at random so that Monte Carlo *control* gets estimates for every state-action pair, not just
+# the ones the current policy happens to visit. The catch is the same: you must be able to put
 # the environment into any state you like, which a simulator allows and the real world rarely
 # does.
 #

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from snippets import c0_policy_gradients_reinforce as c0
-from snippets import common
+from snippets import common, curves
 
 common.use_course_style()
 torch.set_num_threads(1)
@@ -56,15 +56,19 @@ def gradient_estimate(baseline: bool) -> np.ndarray:
         obs[i, : len(a)], acts[i, : len(a)] = o, a
     policy.zero_grad()
     loss = c0.reinforce_loss(
-        policy(torch.from_numpy(obs)), torch.from_numpy(acts),
-        torch.tensor(adv, dtype=torch.float32), torch.tensor(mask, dtype=torch.float32),
+        policy(torch.from_numpy(obs)),
+        torch.from_numpy(acts),
+        torch.tensor(adv, dtype=torch.float32),
+        torch.tensor(mask, dtype=torch.float32),
     )
     loss.backward()
     return -torch.cat([p.grad.flatten() for p in policy.parameters()]).numpy()
 
 
-estimates = {name: np.array([gradient_estimate(b) for _ in range(25)])
-             for name, b in [("no baseline", False), ("leave-one-out baseline", True)]}
+estimates = {
+    name: np.array([gradient_estimate(b) for _ in range(25)])
+    for name, b in [("no baseline", False), ("leave-one-out baseline", True)]
+}
 for name, g in estimates.items():
     print(f"{name:>24}: total variance over all parameters = {g.var(0).sum():.2f}")
 ratio = estimates["no baseline"].var(0).sum() / estimates["leave-one-out baseline"].var(0).sum()
@@ -80,7 +84,8 @@ print(f"the baseline divides the variance by {ratio:.1f}")
 fig, ax = plt.subplots()
 bins = np.linspace(
     min(g[:, -1].min() for g in estimates.values()),
-    max(g[:, -1].max() for g in estimates.values()), 16,
+    max(g[:, -1].max() for g in estimates.values()),
+    16,
 )
 for name, g in estimates.items():
     ax.hist(g[:, -1], bins=bins, alpha=0.6, label=name)
@@ -106,7 +111,7 @@ plt.show()
 short = c0.train(replace(c0.Config(), episodes=120), seed=0, show_progress=False)
 fig, ax = plt.subplots()
 ax.plot(short["returns"], alpha=0.3, label="episode return")
-ax.plot(c0.moving_average(short["returns"], 20), label="20-episode mean")
+ax.plot(curves.moving_average(short["returns"], 20), label="20-episode mean")
 ax.set_xlabel("episode")
 ax.set_ylabel("return")
 ax.legend()

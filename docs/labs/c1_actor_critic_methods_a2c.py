@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from snippets import c1_actor_critic_methods_a2c as c1
-from snippets import common
+from snippets import common, curves
 
 common.use_course_style()
 torch.set_num_threads(1)
@@ -80,22 +80,31 @@ print("last 3 advantages, treated as truncated: ", np.round(as_truncated[-3:], 2
 # last 20 episodes.
 
 # %%
-cfg = replace(c1.Config(), total_timesteps=12_000, linear_lr_decay=False, eval_every=6_000,
-              eval_episodes=5, final_eval_episodes=5)
+cfg = replace(
+    c1.Config(),
+    total_timesteps=12_000,
+    linear_lr_decay=False,
+    eval_every=6_000,
+    eval_episodes=5,
+    final_eval_episodes=5,
+)
 model, result = c1.train_a2c(cfg, seed=0)
 steps, returns = np.array(result.episode_steps), np.array(result.episode_returns)
-window = 20
-smooth = np.convolve(returns, np.ones(window) / window, mode="valid")
+smooth = curves.moving_average(returns, 20)  # fewer episodes in the first 19 means
 
 fig, ax = plt.subplots()
 ax.plot(steps, returns, alpha=0.25, lw=0.8)
-ax.plot(steps[window - 1:], smooth, lw=2, label="mean of last 20 episodes")
+ax.plot(steps, smooth, lw=2, label="mean of last 20 episodes")
 ax.plot(result.eval_steps, result.eval_returns, "o", label="greedy evaluation")
-ax.set(xlabel="environment steps (8 envs together)", ylabel="episode return",
-       title=f"A2C on CartPole-v1, {len(returns)} episodes")
+ax.set(
+    xlabel="environment steps (8 envs together)",
+    ylabel="episode return",
+    title=f"A2C on CartPole-v1, {len(returns)} episodes",
+)
 ax.legend()
 plt.show()
-print(f"greedy return of the final agent: {result.final_eval:.0f}")
+print(f"final agent on {cfg.final_eval_episodes} fresh episodes: {result.final_mean_return:.0f}")
+print(f"kept agent (evaluation at step {result.kept_from_step}): {result.kept_mean_return:.0f}")
 
 # %% [markdown]
 # Each gradient step here used 8 envs x 5 steps = 40 transitions, so 12k steps were 300

@@ -163,7 +163,7 @@ def grpo_loss(
         per_token_kl = k3_kl(logprobs, ref_logprobs)
         loss = loss + beta * (per_token_kl * weights).sum() / denominator
         kl = (per_token_kl * mask).sum() / mask.sum().clamp_min(1.0)
-    return loss, {"clip_fraction": float(clip_fraction), "kl": float(kl)}
+    return loss, {"clip_fraction": clip_fraction.item(), "kl": kl.detach().item()}
 
 
 # --8<-- [end:grpo-loss]

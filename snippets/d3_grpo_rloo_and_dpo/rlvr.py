@@ -11,8 +11,9 @@ not do: the model does not solve problems that none of its samples solved before
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from snippets import common, curves
 from snippets import d2_rlhf_llm_with_pytorch as d2
-from snippets.d3_grpo_rloo_and_dpo import losses
+from snippets.d3_grpo_rloo_and_dpo import losses, report
 
 # --8<-- [end:imports]
 
@@ -39,7 +40,7 @@ class RLVRConfig:
     pretrain_lr: common.PosFloat = 3e-3  # AdamW learning rate for pretraining
     grpo_steps: common.PosInt = 200  # GRPO iterations
     prompts_per_step: common.PosInt = 32  # problems per iteration
-    group_size: common.PosInt = 8  # G: samples per problem
+    group_size: Annotated[int, common.Range(2)] = 8  # G: samples per problem
     lr: common.PosFloat = 1e-3  # Adam learning rate for GRPO
     epsilon: common.Prob = 0.2  # clip range of the ratio
     beta: common.NonNegFloat = 0.0  # KL weight (TRL's default: 0)
@@ -286,3 +287,37 @@ def run_rlvr(cfg: RLVRConfig, seed: int) -> dict:
 
 
 # --8<-- [end:run]
+
+
+# --8<-- [start:main]
+QUICK = {"pretrain_steps": 150, "grpo_steps": 10, "eval_problems": 40, "eval_samples": 16}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Pretrain, train with GRPO on the checker, and print pass@1 before and after as JSON."""
+    parser = common.config_parser(
+        RLVRConfig, __doc__, prog="python -m snippets.d3_grpo_rloo_and_dpo.rlvr", quick=QUICK
+    )
+    parser.add_argument("--plot", metavar="PATH", help="save the pass@k figure (PNG)")
+    cfg, args = common.parse_config(parser, argv)
+    torch.set_num_threads(1)  # a 100k-parameter model: one thread is fastest
+    result = run_rlvr(cfg, args.seed)
+    if args.plot:
+        report.plot_pass_at_k(result, args.plot)
+    gain = result["pass_at_1_after"] - result["pass_at_1_before"]
+    keep = (
+        "pass_at_1_before",
+        "pass_at_1_after",
+        "pass_at_k_before",
+        "pass_at_k_after",
+        "seconds_pretrain",
+        "seconds_grpo",
+    )
+    return common.emit_metrics(
+        {k: result[k] for k in keep} | {"pass_at_1_gain": gain, "seed": args.seed}
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+# --8<-- [end:main]

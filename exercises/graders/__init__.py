@@ -1,0 +1,1 @@
+"""One grader module per lesson; importing it registers that lesson's exercises."""

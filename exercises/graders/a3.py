@@ -1,0 +1,173 @@
+"""Graders for lesson A3: the Bellman backup, exact evaluation, value iteration, greedy policy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exercises.grading import Checker, exercise
+from snippets.a3_mdp_and_bellman import MDP
+
+
+def two_state_mdp(gamma: float) -> MDP:
+    """Two states, two actions. From 0: a0 stays (+1), a1 goes to 0 or 1 half-half (0).
+
+    From 1: a0 stays (+2), a1 goes to 0 (-1). Nothing terminates.
+    """
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = 1.0
+    P[0, 1] = [0.5, 0.5]
+    P[1, 0, 1] = 1.0
+    P[1, 1, 0] = 1.0
+    R = np.array([[1.0, 0.0], [2.0, -1.0]])
+    return MDP(P=P, R=R, gamma=gamma, terminal=np.zeros(2, dtype=bool), shape=(1, 2))
+
+
+def corridor(gamma: float, step_reward: float = -1.0, terminal_reward: float = 0.0) -> MDP:
+    """States 0, 1 and the terminal 2; a0 moves right, a1 stays. Every move pays step_reward.
+
+    ``terminal_reward`` is what the (absorbing) terminal state would pay if anyone let it:
+    a terminal state's value is 0 whatever its row of R says.
+    """
+    P = np.zeros((3, 2, 3))
+    P[0, 0, 1] = P[1, 0, 2] = 1.0  # right
+    P[0, 1, 0] = P[1, 1, 1] = 1.0  # stay
+    P[2, :, 2] = 1.0  # absorbing
+    R = np.full((3, 2), step_reward)
+    R[2] = terminal_reward
+    return MDP(P=P, R=R, gamma=gamma, terminal=np.array([False, False, True]), shape=(1, 3))
+
+
+def shortcut(terminal_reward: float = 0.0) -> MDP:
+    """States 0, 1 and the terminal 2, gamma = 0.9.
+
+    a0 ("walk"): 0 -> 1 paying 0, 1 -> 2 paying +1. a1 ("jump"): straight to 2 paying 0.5.
+    """
+    P = np.zeros((3, 2, 3))
+    P[0, 0, 1] = P[1, 0, 2] = P[0, 1, 2] = P[1, 1, 2] = 1.0
+    P[2, :, 2] = 1.0
+    R = np.array([[0.0, 0.5], [1.0, 0.5], [terminal_reward, terminal_reward]])
+    return MDP(P=P, R=R, gamma=0.9, terminal=np.array([False, False, True]), shape=(1, 3))
+
+
+@exercise("q_values", "the Bellman backup q(s, a)", section="bellman-backup")
+def grade_q_values(f, check: Checker) -> None:
+    """Check R + gamma P v on a two-state MDP, then with gamma = 0."""
+    with check.case(
+        "two states, gamma = 0.5, v = (4, 2)",
+        "q(s, a) = R(s, a) + gamma * sum over s' of P(s'|s, a) v(s'): mdp.R + mdp.gamma * mdp.P @ v.",
+    ):
+        # q(0,0) = 1 + 0.5*4 = 3; q(0,1) = 0 + 0.5*(0.5*4 + 0.5*2) = 1.5
+        # q(1,0) = 2 + 0.5*2 = 3;  q(1,1) = -1 + 0.5*4 = 1
+        q = f(two_state_mdp(0.5), np.array([4.0, 2.0]))
+        check.close(
+            "q",
+            q,
+            [[3.0, 1.5], [3.0, 1.0]],
+            mistakes={
+                "forget the discount gamma": [[5.0, 3.0], [4.0, 3.0]],
+                "use v of the current state s instead of the next state s'": [
+                    [3.0, 2.0],
+                    [3.0, 0.0],
+                ],
+            },
+        )
+    with check.case("gamma = 0", "With gamma = 0 nothing of the future counts: q = R."):
+        q = f(two_state_mdp(0.0), np.array([4.0, 2.0]))
+        check.close("q", q, [[1.0, 0.0], [2.0, -1.0]])
+
+
+@exercise("evaluate_policy_exact", "exact policy evaluation (a linear solve)", "exact-evaluation")
+def grade_evaluate_policy_exact(f, check: Checker) -> None:
+    """v_pi of a corridor with a terminal end, under gamma = 1 and gamma = 0.5."""
+    with check.case(
+        "random policy on a corridor, gamma = 1",
+        "Solve v = r_pi + gamma P_pi v for the non-terminal states only; the terminal state is "
+        "fixed at 0 (keeping it in the system makes I - P_pi singular when gamma = 1).",
+    ):
+        # v1 = -1 + 0.5 v1 + 0.5 * 0 -> v1 = -2;  v0 = -1 + 0.5 v0 + 0.5 v1 -> v0 = -4
+        v = f(corridor(1.0), np.full((3, 2), 0.5))
+        check.close("v_pi", v, [-4.0, -2.0, 0.0])
+    with check.case(
+        "always move right, gamma = 0.5",
+        "The discount multiplies P_pi: (I - gamma P_pi) v = r_pi.",
+    ):
+        # v1 = -1;  v0 = -1 + 0.5 * (-1) = -1.5
+        v = f(corridor(0.5), np.array([[1.0, 0.0]] * 3))
+        check.close(
+            "v_pi", v, [-1.5, -1.0, 0.0], mistakes={"forget the discount": [-2.0, -1.0, 0.0]}
+        )
+
+
+@exercise("value_iteration", "value iteration", section="value-iteration-loop")
+def grade_value_iteration(f, check: Checker) -> None:
+    """v* of a walk-or-jump MDP; the terminal state must stay at 0."""
+    with check.case(
+        "walk or jump, gamma = 0.9",
+        "v(s) <- max over a of q(s, a), from v = 0, until nothing moves; the max, not the mean.",
+    ):
+        # v*(1) = max(1 + 0, 0.5) = 1;  v*(0) = max(0 + 0.9 * 1, 0.5) = 0.9
+        out = f(shortcut())
+        check.true("it returns (v, sweeps)", isinstance(out, tuple) and len(out) == 2)
+        v, sweeps = out
+        check.close(
+            "v*",
+            v,
+            [0.9, 1.0, 0.0],
+            mistakes={
+                "average over actions (that evaluates the random policy)": [0.5875, 0.75, 0.0]
+            },
+        )
+        check.true("sweeps is a positive whole number", int(sweeps) == sweeps and sweeps >= 1)
+    with check.case(
+        "a terminal state whose row of R is not 0",
+        "A terminal state's value is 0 by definition (MDP.terminal): set it to 0 after every sweep "
+        "(np.where(mdp.terminal, 0.0, ...)), whatever P and R say for it.",
+    ):
+        v, _ = f(shortcut(terminal_reward=1.0))
+        # left to itself the terminal state would be worth 1 / (1 - 0.9) = 10
+        check.close(
+            "v*",
+            v,
+            [0.9, 1.0, 0.0],
+            mistakes={"let the terminal state keep a value": [9.5, 10.0, 10.0]},
+        )
+
+
+@exercise("greedy_policy", "the greedy policy, ties split evenly", section="greedy")
+def grade_greedy_policy(f, check: Checker) -> None:
+    """Greedy policy of the walk-or-jump MDP from v*: one tie, in the terminal state."""
+    with check.case(
+        "greedy with respect to v* = (0.9, 1, 0)",
+        "Compute q from v, mark every action within atol of its row's max, and divide each row by "
+        "its number of marks, so tied actions share the probability.",
+    ):
+        # q(0) = (0.9, 0.5), q(1) = (1, 0.5), q(2) = (0, 0): a tie
+        pi = f(shortcut(), np.array([0.9, 1.0, 0.0]))
+        check.close(
+            "pi",
+            pi,
+            [[1.0, 0.0], [1.0, 0.0], [0.5, 0.5]],
+            mistakes={
+                "take np.argmax, which picks the first of tied actions": [[1, 0], [1, 0], [1, 0]],
+                "mark the ties but forget to normalise the rows": [[1, 0], [1, 0], [1, 1]],
+            },
+        )
+    with check.case(
+        "a tie up to floating-point noise",
+        "Compare with a tolerance (np.isclose(q, q.max(axis=1, keepdims=True), atol=atol)): values "
+        "computed two ways differ in the last bits.",
+    ):
+        one_state = MDP(
+            P=np.ones((1, 3, 1)),
+            R=np.array([[1.0, 1.0 + 1e-12, 0.5]]),
+            gamma=0.0,
+            terminal=np.zeros(1, dtype=bool),
+            shape=(1, 1),
+        )
+        pi = f(one_state, np.zeros(1))
+        check.close(
+            "pi",
+            pi,
+            [[0.5, 0.5, 0.0]],
+            mistakes={"compare with ==, so noise of 1e-12 breaks the tie": [[0.0, 1.0, 0.0]]},
+        )

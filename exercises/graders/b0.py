@@ -1,0 +1,80 @@
+"""Graders for lesson B0: UCB action selection and the incremental average."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exercises.grading import Checker, exercise
+
+
+@exercise("ucb_actions", "UCB action selection", section="ucb")
+def grade_ucb_actions(f, check: Checker) -> None:
+    """Untried arms first, the size of the bonus, c = 0, and random tie-breaking."""
+    rng = np.random.default_rng(0)
+    with check.case(
+        "an arm never pulled is pulled first",
+        "N(a) = 0 gives an infinite bonus (np.where(counts > 0, ..., np.inf)), so an untried arm "
+        "beats any estimate.",
+    ):
+        arms = f(np.array([[5.0, 0.0, 1.0]]), np.array([[3, 0, 2]]), 6, 2.0, rng)
+        check.close("chosen arm", arms, [1])
+    with check.case(
+        "the bonus c * sqrt(ln t / N(a)) decides",
+        "Scores Q(a) + c sqrt(ln t / N(a)) are 0 + 0.5 sqrt(ln 5 / 1) = 0.634 and "
+        "0.5 + 0.5 sqrt(ln 5 / 4) = 0.817: check the c, the square root and the natural log of t.",
+    ):
+        arms = f(np.array([[0.0, 0.5]]), np.array([[1, 4]]), 5, 0.5, rng)
+        check.close("chosen arm", arms, [1])
+    with check.case(
+        "c = 0 is greedy, one arm per run",
+        "With c = 0 the bonus vanishes: each run (row) picks its largest Q; the result has shape (runs,).",
+    ):
+        q = np.array([[0.2, 0.9, 0.1], [0.7, 0.0, 0.3]])
+        arms = f(q, np.full((2, 3), 5), 15, 0.0, rng)
+        check.close("chosen arms", arms, [1, 0])
+    with check.case(
+        "ties are broken at random",
+        "np.argmax always returns the first of tied arms; use argmax_random_ties(q + bonus, rng).",
+    ):
+        picks = {
+            int(f(np.array([[1.0, 1.0]]), np.array([[2, 2]]), 4, 1.0, rng)[0]) for _ in range(50)
+        }
+        check.true(
+            "both tied arms get picked over 50 calls", picks == {0, 1}, f"picked only {picks}"
+        )
+
+
+@exercise("update_estimates", "the incremental average", section="update")
+def grade_update_estimates(f, check: Checker) -> None:
+    """Sample averages over two pulls, then a constant step size."""
+    with check.case(
+        "two pulls in each of two runs, sample averages",
+        "Count the pull first (N <- N + 1), then Q <- Q + (R - Q) / N, for arm actions[i] of run i, "
+        "in place: the function returns nothing.",
+    ):
+        q, counts = np.zeros((2, 3)), np.zeros((2, 3), dtype=np.int64)
+        f(q, counts, np.array([0, 2]), np.array([1.0, 4.0]))
+        check.close(
+            "q after one pull",
+            q,
+            [[1.0, 0, 0], [0, 0, 4.0]],
+            mistakes={
+                "return a new array instead of changing q in place": np.zeros((2, 3)),
+                "step by 1 / (N + 1) after counting the pull": [[0.5, 0, 0], [0, 0, 2.0]],
+            },
+        )
+        check.close("counts after one pull", counts, [[1, 0, 0], [0, 0, 1]])
+        f(q, counts, np.array([0, 2]), np.array([3.0, 0.0]))
+        # (1 + 3) / 2 = 2 and (4 + 0) / 2 = 2
+        check.close("q after two pulls", q, [[2.0, 0, 0], [0, 0, 2.0]])
+    with check.case(
+        "constant step size 0.1",
+        "With step_size = alpha the update is Q <- Q + alpha (R - Q), whatever N is; N still counts.",
+    ):
+        q, counts = np.array([[2.0, 0.0]]), np.array([[3, 0]])
+        f(q, counts, np.array([0]), np.array([12.0]), step_size=0.1)
+        # 2 + 0.1 * (12 - 2) = 3
+        check.close(
+            "q", q, [[3.0, 0.0]], mistakes={"ignore step_size (1 / N = 1/4 instead)": [[4.5, 0.0]]}
+        )
+        check.close("counts", counts, [[4, 0]])

@@ -1,0 +1,170 @@
+"""Graders for lesson C0: reward-to-go, the leave-one-out baseline and the REINFORCE loss."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from exercises.grading import Checker, exercise
+
+# Three episodes of rewards-to-go (3, 2, 1), (1) and (2, 1), padded to length 3.
+RETURNS = np.array([[3.0, 2.0, 1.0], [1.0, 0.0, 0.0], [2.0, 1.0, 0.0]])
+MASK = np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
+
+
+@exercise("discounted_returns", "reward-to-go G_t", section="returns")
+def grade_discounted_returns(f, check: Checker) -> None:
+    """Three rewards with gamma = 0.5, then gamma = 1, then an empty episode."""
+    with check.case(
+        "rewards 1, 2, 3 with gamma = 0.5",
+        "G_t = r_t + gamma G_{t+1}, where r_t (R_{t+1} in Sutton & Barto) is the reward that "
+        "followed the action at step t: G_2 = 3, G_1 = 2 + 0.5 * 3 = 3.5, G_0 = 1 + 0.5 * 3.5 = 2.75.",
+    ):
+        check.close(
+            "returns",
+            f([1.0, 2.0, 3.0], 0.5),
+            [2.75, 3.5, 3.0],
+            mistakes={
+                "leave out the reward of step t itself (an off-by-one between r_t and R_{t+1})": [
+                    1.75,
+                    1.5,
+                    0.0,
+                ],
+                "sum the past rewards instead of the future ones": [1.0, 2.0, 2.75],
+                "store the returns in reverse order": [3.0, 3.5, 2.75],
+            },
+        )
+    with check.case(
+        "gamma = 1: suffix sums", "With gamma = 1, G_t is the plain sum of r_t .. r_{T-1}."
+    ):
+        check.close("returns", f([1.0, 1.0, 1.0, 1.0], 1.0), [4.0, 3.0, 2.0, 1.0])
+    with check.case("an empty episode", "No rewards, no returns: an array of shape (0,)."):
+        check.close("returns", f([], 0.9), np.zeros(0))
+
+
+@exercise(
+    "advantages_from_returns", "reward-to-go with a leave-one-out baseline", section="advantages"
+)
+def grade_advantages_from_returns(f, check: Checker) -> None:
+    """The baseline alone, the normalisation alone, and a batch of equal returns."""
+    with check.case(
+        "episodes (3, 2, 1), (1), (2, 1): baseline, no normalising",
+        "At t = 0 episode 0's baseline is the mean of the OTHER episodes' returns (1 + 2) / 2 = 1.5; "
+        "at t = 1 only episode 2 is still running beside it; at t = 2 nobody is, so the baseline is 0.",
+    ):
+        adv = f(RETURNS.copy(), MASK.copy(), baseline=True, normalize=False)
+        check.close(
+            "advantages",
+            adv,
+            [[1.5, 1.0, 1.0], [-1.5, 0.0, 0.0], [0.0, -1.0, 0.0]],
+            mistakes={
+                "include the episode itself in the mean (not leave-one-out)": [
+                    [1.0, 0.5, 0.0],
+                    [-1.0, 0.0, 0.0],
+                    [0.0, -0.5, 0.0],
+                ],
+                "average over episodes that already ended (their padding counts as 0)": [
+                    [1.5, 1.5, 1.0],
+                    [-1.5, 0.0, 0.0],
+                    [0.0, 0.0, 0.0],
+                ],
+            },
+        )
+    with check.case(
+        "no baseline, normalising",
+        "Divide by the standard deviation of the 6 real steps (sqrt(5) / 3, plus 1e-8), without "
+        "subtracting the mean, and leave the padding at 0.",
+    ):
+        adv = f(RETURNS.copy(), MASK.copy(), baseline=False, normalize=True)
+        real = RETURNS[MASK == 1]
+        check.close(
+            "advantages",
+            adv,
+            RETURNS * 3 / math.sqrt(5),
+            mistakes={
+                "subtract the mean as well": (RETURNS - real.mean()) / real.std() * MASK,
+                "take the standard deviation over the padding too": RETURNS / RETURNS.std(),
+            },
+        )
+    with check.case(
+        "every episode reached the time limit: equal returns",
+        "Equal returns give advantages of exactly 0; the std is then 0, so divide by std + 1e-8.",
+    ):
+        same = np.array([[2.0, 1.0], [2.0, 1.0]])
+        check.close("advantages", f(same, np.ones((2, 2))), np.zeros((2, 2)))
+
+
+@exercise("reinforce_loss", "the REINFORCE loss", section="loss")
+def grade_reinforce_loss(f, check: Checker) -> None:
+    """Gathering log-probabilities, the masked mean, the entropy bonus, constant advantages."""
+    third = math.log(3.0)
+    with check.case(
+        "one episode of two steps, probabilities 0.75 and 0.25 for the action taken",
+        "loss = -mean_t A_t log pi(a_t|s_t): log_softmax the logits, gather the action taken: "
+        "-(1 * log 0.75 + 2 * log 0.25) / 2 = 1.5301.",
+    ):
+        logits = torch.tensor([[[third, 0.0], [0.0, third]]])
+        loss = f(logits, torch.tensor([[0, 0]]), torch.tensor([[1.0, 2.0]]), torch.ones(1, 2))
+        check.close(
+            "loss",
+            loss,
+            1.530135,
+            atol=1e-5,
+            mistakes={
+                "forget the minus sign (the loss is minimised)": -1.530135,
+                "sum over steps instead of taking the mean": 3.06027,
+            },
+        )
+    with check.case(
+        "two episodes, the second one step shorter (mask)",
+        "Average over the real steps only: divide the masked sum by mask.sum() = 3, not by N * T = 4.",
+    ):
+        adv = torch.tensor([[1.0, 3.0], [2.0, 100.0]])  # 100 sits on padding and must not count
+        loss = f(
+            torch.zeros(2, 2, 2),
+            torch.tensor([[0, 1], [1, 0]]),
+            adv,
+            torch.tensor([[1.0, 1.0], [1.0, 0.0]]),
+        )
+        ln2 = math.log(2.0)
+        check.close(
+            "loss",
+            loss,
+            2 * ln2,
+            atol=1e-5,
+            mistakes={
+                "leave the padded step in": 26.5 * ln2,
+                "mask the terms but divide by every step, padding included": 1.5 * ln2,
+            },
+        )
+    with check.case(
+        "the entropy bonus",
+        "Subtract entropy_coef times the mean entropy: a uniform two-way policy has entropy log 2, "
+        "so with A = 0 and entropy_coef = 0.1 the loss is -0.1 log 2.",
+    ):
+        loss = f(
+            torch.zeros(1, 1, 2), torch.tensor([[0]]), torch.zeros(1, 1), torch.ones(1, 1), 0.1
+        )
+        check.close(
+            "loss",
+            loss,
+            -0.1 * math.log(2.0),
+            mistakes={"add the entropy instead of subtracting it": 0.1 * math.log(2.0)},
+        )
+    with check.case(
+        "advantages are constants",
+        "Weight by advantages.detach(): the gradient must flow only into the logits.",
+    ):
+        logits = torch.zeros(1, 2, 2, requires_grad=True)
+        adv = torch.tensor([[1.0, -1.0]], requires_grad=True)
+        f(logits, torch.tensor([[0, 1]]), adv, torch.ones(1, 2)).backward()
+        check.true(
+            "no gradient reaches the advantages",
+            adv.grad is None or not adv.grad.abs().sum().item(),
+        )
+        check.true(
+            "the logits get a gradient",
+            logits.grad is not None and bool(logits.grad.abs().sum() > 0),
+        )

@@ -1,0 +1,124 @@
+"""Graders for lesson D3: GRPO's group advantages, RLOO's leave-one-out ones, the DPO loss."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from exercises.grading import Checker, exercise
+
+# Two prompts, four completions each: the first group half right, the second all equal.
+REWARDS = torch.tensor([1.0, 0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 2.0])
+
+
+@exercise("group_advantages", "GRPO's group-normalised advantages", section="group-advantages")
+def grade_group_advantages(f, check: Checker) -> None:
+    """Two groups of four, scaled by the group std and unscaled."""
+    with check.case(
+        "rewards (1, 0, 0, 1) and (2, 2, 2, 2), G = 4, scale by the group's std",
+        "Per group: (r - mean) / (std + 1e-4) with the Bessel-corrected std (torch's default): "
+        "sqrt(1/3) = 0.57735 for the first group, so +-0.5 / 0.57745 = +-0.86588. A group whose "
+        "rewards are all equal gets 0, not NaN: that is what the 1e-4 is for.",
+    ):
+        s = 0.5 / (math.sqrt(1 / 3) + 1e-4)
+        check.close(
+            "advantages",
+            f(REWARDS.clone(), 4),
+            [s, -s, -s, s, 0.0, 0.0, 0.0, 0.0],
+            atol=1e-5,
+            mistakes={
+                "use the population std (unbiased=False)": [
+                    0.5 / 0.5001,
+                    -0.5 / 0.5001,
+                    -0.5 / 0.5001,
+                    0.5 / 0.5001,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            },
+        )
+    with check.case(
+        'scale="none" (Dr. GRPO)',
+        "Without scaling the advantage is the reward minus its group's mean.",
+    ):
+        check.close("advantages", f(REWARDS.clone(), 4, "none"), [0.5, -0.5, -0.5, 0.5, 0, 0, 0, 0])
+    with check.case(
+        "groups are contiguous: G = 2",
+        "rewards.view(-1, G) has one row per prompt: here (1, 0), (0, 1), (2, 2), (2, 2).",
+    ):
+        check.close("advantages", f(REWARDS.clone(), 2, "none"), [0.5, -0.5, -0.5, 0.5, 0, 0, 0, 0])
+        check.close(
+            "advantages",
+            f(torch.tensor([3.0, 1.0, 0.0, 0.0]), 2, "none"),
+            [1.0, -1.0, 0.0, 0.0],
+            mistakes={
+                "take the mean over the whole batch instead of per group": [2.0, 0.0, -1.0, -1.0]
+            },
+        )
+
+
+@exercise("rloo_advantages", "RLOO's leave-one-out advantages", section="rloo-advantages")
+def grade_rloo_advantages(f, check: Checker) -> None:
+    """A group of four and one of two."""
+    with check.case(
+        "rewards (1, 0, 0, 1), G = 4",
+        "Each reward minus the mean of the OTHER three: 1 - 1/3 = 2/3 and 0 - 2/3 = -2/3.",
+    ):
+        check.close(
+            "advantages",
+            f(torch.tensor([1.0, 0.0, 0.0, 1.0]), 4),
+            [2 / 3, -2 / 3, -2 / 3, 2 / 3],
+            atol=1e-6,
+            mistakes={
+                "include the reward itself in its baseline (that is GRPO without scaling)": [
+                    0.5,
+                    -0.5,
+                    -0.5,
+                    0.5,
+                ]
+            },
+        )
+    with check.case(
+        "two groups of two: (3, 1) and (5, 5)",
+        "With G = 2 the other sample is the whole baseline: 3 - 1 = 2, 1 - 3 = -2; equal rewards give 0.",
+    ):
+        check.close("advantages", f(torch.tensor([3.0, 1.0, 5.0, 5.0]), 2), [2.0, -2.0, 0.0, 0.0])
+
+
+@exercise("dpo_loss", "the DPO loss", section="dpo-loss")
+def grade_dpo_loss(f, check: Checker) -> None:
+    """One pair by hand, then the implicit rewards it returns."""
+    args = [torch.tensor([-5.0]), torch.tensor([-7.0]), torch.tensor([-5.5]), torch.tensor([-6.5])]
+    with check.case(
+        "log-probs: chosen -5 (reference -5.5), rejected -7 (reference -6.5), beta = 0.1",
+        "Implicit rewards beta (log pi - log pi_ref) = 0.05 and -0.05; the loss is the Bradley-Terry "
+        "loss of their difference, -log sigmoid(0.1) = 0.64440.",
+    ):
+        out = f(*args, 0.1)
+        check.true(
+            "it returns (loss, chosen_rewards, rejected_rewards)",
+            isinstance(out, tuple) and len(out) == 3,
+        )
+        check.close(
+            "loss",
+            out[0],
+            -math.log(1 / (1 + math.exp(-0.1))),
+            atol=1e-5,
+            mistakes={
+                "leave out the reference log-probabilities": 0.598139,
+                "forget beta": 0.313262,
+                "swap chosen and rejected": 0.744397,
+            },
+        )
+        check.close("chosen_rewards", out[1], [0.05], atol=1e-6)
+        check.close("rejected_rewards", out[2], [-0.05], atol=1e-6)
+    with check.case(
+        "the implicit rewards are for logging",
+        "Return the rewards detached; the gradient flows through the loss only.",
+    ):
+        chosen = torch.tensor([-5.0], requires_grad=True)
+        _, chosen_rewards, _ = f(chosen, *args[1:], 0.1)
+        check.true("chosen_rewards does not require grad", not chosen_rewards.requires_grad)

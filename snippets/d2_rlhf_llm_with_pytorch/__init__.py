@@ -1,0 +1,158 @@
+"""Lesson D2: RLHF for a language model with PyTorch: pretraining, reward model, PPO.
+
+A complete, laptop-sized InstructGPT pipeline in five modules, read in this order:
+
+- ``config``: every hyperparameter, one frozen dataclass;
+- ``world``: the review corpus, its tokenizer and the hidden gold rater;
+- ``policy``: the GPT-2 policy, sampling and the log-probabilities of a completion;
+- ``ppo``: per-token rewards, GAE over tokens, the clipped update, the PPO loop;
+- ``pipeline``: pretraining, preference pairs, the reward model, evaluation, all stages;
+
+plus ``report`` (figures, the JSON record, the page's numbers) and ``__main__`` (the command
+line: ``python -m snippets.d2_rlhf_llm_with_pytorch``). Every public name is re-exported
+here, so ``from snippets import d2_rlhf_llm_with_pytorch as d2; d2.generate(...)`` works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from snippets import common
+from snippets.d1_reward_modeling_concepts import RewardModel, position_ids_from_mask
+from snippets.d2_rlhf_llm_with_pytorch.config import HUB_MODEL, QUICK, Config
+from snippets.d2_rlhf_llm_with_pytorch.pipeline import (
+    PreferenceData,
+    build_reward_model,
+    collect_preferences,
+    evaluate,
+    gold_agreement,
+    headline,
+    left_pad,
+    normalize_reward_model,
+    pretrain,
+    run_pipeline,
+    split_preferences,
+    train_reward_model,
+)
+from snippets.d2_rlhf_llm_with_pytorch.policy import (
+    PolicyWithValueHead,
+    Rollout,
+    disable_dropout,
+    generate,
+    lm_forward,
+    load_policy_and_tokenizer,
+    response_logprobs,
+    rollout_words,
+    text_quality,
+)
+from snippets.d2_rlhf_llm_with_pytorch.ppo import (
+    AdaptiveKLController,
+    compute_gae,
+    compute_rewards,
+    exact_kl_per_token,
+    kl_per_token,
+    masked_mean,
+    masked_whiten,
+    ppo_step,
+    ppo_update,
+    score_rollout,
+    train_ppo,
+)
+from snippets.d2_rlhf_llm_with_pytorch.report import (
+    plot_diagnostics,
+    plot_reward_hacking,
+    save_run,
+)
+from snippets.d2_rlhf_llm_with_pytorch.world import (
+    ADJECTIVES,
+    ADVERBS,
+    EOS,
+    MAX_REVIEW_WORDS,
+    NOUNS,
+    PAD,
+    SENTIMENT,
+    SLOTS,
+    TEMPLATES,
+    UNK,
+    VALID_BIGRAMS,
+    VERBS,
+    build_tokenizer,
+    gold_score,
+    is_grammatical,
+    sample_prompts,
+    sample_review,
+)
+
+__all__ = [  # every public name of the lesson's modules; d2.main is imported on first use
+    "ADJECTIVES",
+    "ADVERBS",
+    "EOS",
+    "HUB_MODEL",
+    "MAX_REVIEW_WORDS",
+    "NOUNS",
+    "PAD",
+    "QUICK",
+    "SENTIMENT",
+    "SLOTS",
+    "TEMPLATES",
+    "UNK",
+    "VALID_BIGRAMS",
+    "VERBS",
+    "AdaptiveKLController",
+    "build_reward_model",
+    "build_tokenizer",
+    "collect_preferences",
+    "common",
+    "compute_gae",
+    "compute_rewards",
+    "Config",
+    "disable_dropout",
+    "evaluate",
+    "exact_kl_per_token",
+    "generate",
+    "gold_agreement",
+    "gold_score",
+    "headline",
+    "is_grammatical",
+    "kl_per_token",
+    "left_pad",
+    "lm_forward",
+    "load_policy_and_tokenizer",
+    "masked_mean",
+    "masked_whiten",
+    "normalize_reward_model",
+    "plot_diagnostics",
+    "plot_reward_hacking",
+    "PolicyWithValueHead",
+    "position_ids_from_mask",
+    "ppo_step",
+    "ppo_update",
+    "PreferenceData",
+    "pretrain",
+    "response_logprobs",
+    "RewardModel",
+    "Rollout",
+    "rollout_words",
+    "run_pipeline",
+    "sample_prompts",
+    "sample_review",
+    "save_run",
+    "score_rollout",
+    "split_preferences",
+    "text_quality",
+    "train_ppo",
+    "train_reward_model",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``main`` on first use.
+
+    ``python -m snippets.d2_rlhf_llm_with_pytorch`` runs ``__main__`` itself, which the
+    package must not have imported already (runpy warns if it has).
+    """
+    if name == "main":
+        from snippets.d2_rlhf_llm_with_pytorch.__main__ import main
+
+        return main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

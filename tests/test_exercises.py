@@ -1,0 +1,176 @@
+"""Every grader is proven: the untouched stub fails it and the lesson's own function passes it.
+
+Also: each stub is a faithful copy of the lesson function (same signature and docstring),
+every hands-on lesson has an exercise, each page offers its exercises with the command and the
+included solution, and the hints name the likely mistake for a few classic bugs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT
+
+from exercises import exercises
+from exercises.__main__ import main
+from exercises.grading import LESSONS, Exercise, grade
+from snippets import manifest
+
+torch.set_num_threads(1)
+
+ALL = exercises()
+BRIEF = {"a3", "b0", "b1", "b2", "b3", "c0", "c1", "c2", "d1", "d2"}  # lessons with code to write
+
+
+@pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
+def test_the_untouched_stub_fails_its_grader(ex: Exercise) -> None:
+    result = grade(ex, ex.stub())
+    assert result.status == "todo", result.report
+    assert "NotImplementedError" in result.report
+
+
+@pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
+def test_the_lessons_own_function_passes_its_grader(ex: Exercise) -> None:
+    result = grade(ex, ex.solution())
+    assert result.done, f"{ex.id}: {result.report}"
+    assert result.passed >= 2, "a grader needs at least two cases"
+
+
+@pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
+def test_each_stub_copies_the_lesson_signature_and_docstring(ex: Exercise) -> None:
+    stub, solution = ex.stub(), ex.solution()
+    assert str(inspect.signature(stub)) == str(inspect.signature(solution))
+    assert inspect.getdoc(stub) == inspect.getdoc(solution)
+
+
+@pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
+def test_each_solution_section_is_exactly_the_lesson_function(ex: Exercise) -> None:
+    source = ROOT / "snippets" / f"{ex.stem}.py"
+    files = [source] if source.is_file() else sorted((ROOT / "snippets" / ex.stem).glob("*.py"))
+    found = [f for f in files if f"[start:{ex.section}]" in f.read_text(encoding="utf-8")]
+    assert len(found) == 1, f"section {ex.section!r} is in {len(found)} files of {ex.stem}"
+    shown, inside = [], False
+    for line in found[0].read_text(encoding="utf-8").splitlines():
+        if f"[start:{ex.section}]" in line or f"[end:{ex.section}]" in line:
+            inside = "[start:" in line
+        elif inside and "--8<--" not in line:
+            shown.append(line)
+    defs = [line for line in shown if re.match(r"(def|class) ", line)]
+    assert defs and defs[0].startswith(f"def {ex.function}("), defs
+    assert len(defs) == 1, f"section {ex.section!r} holds more than {ex.function}: {defs}"
+
+
+def test_twenty_exercises_and_one_for_every_hands_on_lesson() -> None:
+    assert len(ALL) >= 20
+    assert len({ex.id for ex in ALL}) == len(ALL)
+    hands_on = {
+        lesson.stem[:2].lower() for lesson in manifest.lessons() if lesson.kind == "hands-on"
+    }
+    assert hands_on | BRIEF <= {ex.lesson for ex in ALL}
+
+
+@pytest.mark.parametrize("lesson", sorted({ex.lesson for ex in ALL}))
+def test_each_page_offers_its_exercises_with_command_hint_and_included_solution(
+    lesson: str,
+) -> None:
+    stem = LESSONS[lesson]
+    page = next(entry.page for entry in manifest.lessons() if entry.lower == stem)
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    exercises_part = text[text.index("## Exercises") :]
+    assert f"uv run python -m exercises check {lesson}" in exercises_part
+    for ex in (ex for ex in ALL if ex.lesson == lesson):
+        assert f"`{ex.function}`" in exercises_part, ex.id
+        include = re.compile(rf'--8<-- "snippets/{stem}(/\w+)?\.py:{ex.section}"')
+        assert include.search(exercises_part), f"{ex.id}: no solution include of {ex.section}"
+    assert exercises_part.count('??? tip "Hint') >= 1
+    assert exercises_part.count('??? success "Solution') >= 1
+
+
+def test_check_all_prints_a_table_and_fails_while_stubs_remain(capsys) -> None:
+    assert main(["check", "all"]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["exercise", "status", "detail"]
+    for ex in ALL:
+        assert re.search(rf"^{re.escape(ex.id)}\s+not done", out, re.M), ex.id
+    assert f"0 of {len(ALL)} done" in out
+
+
+def test_check_one_lesson_against_the_solutions_passes(capsys) -> None:
+    assert main(["check", "b1", "--solution"]) == 0
+    assert "[done] b1.q_update" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="unknown lesson 'z9'"):
+        main(["check", "z9"])
+
+
+def by_id(name: str) -> Exercise:
+    return next(ex for ex in ALL if ex.id == name)
+
+
+def q_update_bootstrapping_through_the_end(
+    q, state, action, reward, next_state, terminated, alpha, gamma
+):
+    target = reward + gamma * q[next_state].max()  # the bug: ignores `terminated`
+    td = target - q[state, action]
+    q[state, action] += alpha * td
+    return float(td)
+
+
+def discounted_returns_shifted(rewards, gamma):
+    rewards = np.asarray(rewards, dtype=np.float64)
+    out = np.zeros_like(rewards)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        out[t] = gamma * running  # the bug: G_t leaves out the reward that follows step t
+        running = rewards[t] + gamma * running
+    return out
+
+
+def response_logprobs_without_temperature(logits, input_ids, prompt_length, temperature):
+    scaled = logits[:, prompt_length - 1 : -1]  # the bug: forgets to divide by the temperature
+    tokens = input_ids[:, prompt_length:]
+    return torch.log_softmax(scaled, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+def gae_running_across_the_cut(rewards, values, next_values, terminated, truncated, gamma, lam):
+    not_terminal = 1.0 - np.asarray(terminated, dtype=np.float64)
+    advantages, running = np.zeros(len(rewards)), 0.0
+    for t in reversed(range(len(rewards))):
+        delta = rewards[t] + gamma * not_terminal[t] * next_values[t] - values[t]
+        running = delta + gamma * lam * not_terminal[t] * running  # the bug: ignores truncated
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+def surrogate_with_max(new_logprobs, old_logprobs, advantages, clip_coef=0.2, mask=None):
+    ratio = torch.exp(new_logprobs - old_logprobs)
+    clipped = torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef) * advantages
+    objective = torch.maximum(ratio * advantages, clipped)  # the bug: optimistic max
+    return -objective.mean(), ((ratio - 1).abs() > clip_coef).float().mean()
+
+
+def rewards_on_the_last_column(scores, logprobs, ref_logprobs, mask, kl_coef):
+    rewards = -kl_coef * (logprobs - ref_logprobs) * mask
+    rewards[:, -1] += scores  # the bug: the last column is padding for short completions
+    return rewards
+
+
+@pytest.mark.parametrize(
+    ("name", "buggy", "named"),
+    [
+        ("b1.q_update", q_update_bootstrapping_through_the_end, "bootstrap through the terminal"),
+        ("c0.discounted_returns", discounted_returns_shifted, "off-by-one"),
+        ("d2.response_logprobs", response_logprobs_without_temperature, "temperature"),
+        ("c1.gae_advantages", gae_running_across_the_cut, "across the cut"),
+        ("c2.clipped_surrogate_loss", surrogate_with_max, "instead of the pessimistic min"),
+        ("d2.compute_rewards", rewards_on_the_last_column, "last column instead of the last real"),
+    ],
+)
+def test_a_classic_bug_is_caught_and_named(name, buggy, named) -> None:
+    result = grade(by_id(name), buggy)
+    assert result.status == "wrong"
+    assert "expected" in result.report and "actual" in result.report
+    assert named in result.report, result.report
