@@ -25,7 +25,7 @@ def gaussian_log_prob(
 
 
 def squashed_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
-    """log-density of a = tanh(u) with u ~ N(mean, sigma^2), as SAC samples its actions.
+    """Log-density of a = tanh(u) with u ~ N(mean, sigma^2), as SAC samples its actions.
 
     Change of variables: p(a) = p(u) / |da/du| and da/du = 1 - tanh(u)^2, per dimension.
     """

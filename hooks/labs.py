@@ -33,15 +33,14 @@ from pathlib import Path
 
 log = logging.getLogger("mkdocs.hooks.labs")
 
-# Environment variables that change what a lab prints or computes (RL_COURSE_* too).
+# Environment variables that change what a lab computes. (Labs never log to W&B or download
+# from a hub, so WANDB_* and HF_* stay out: the suite's build then reuses a reader's cache.)
 OUTPUT_ENV_VARS = (
+    "RL_COURSE_DEVICE",
     "CUDA_VISIBLE_DEVICES",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "PYTORCH_ENABLE_MPS_FALLBACK",
-    "WANDB_MODE",
-    "HF_HUB_OFFLINE",
-    "TRANSFORMERS_OFFLINE",
 )
 KEEP_DIGESTS = 4  # cache folders kept for other states of the tree (a branch switch back)
 
@@ -83,10 +82,7 @@ def lab_inputs_digest(root: Path) -> str:
         if path.is_file():
             digest.update(name.encode())
             digest.update(path.read_bytes())
-    env = {
-        k: v for k, v in os.environ.items() if k.startswith("RL_COURSE_") or k in OUTPUT_ENV_VARS
-    }
-    env["WANDB_API_KEY"] = "set" if os.environ.get("WANDB_API_KEY") else ""
+    env = {k: v for k, v in os.environ.items() if k in OUTPUT_ENV_VARS}
     digest.update(json.dumps(sorted(env.items())).encode())
     return digest.hexdigest()[:16]
 

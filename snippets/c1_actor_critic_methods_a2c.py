@@ -322,11 +322,15 @@ def score(model: A2C, cfg: Config, seed: int) -> float:
 # --8<-- [end:train]
 
 
-def training_curve(results: Sequence[RunResult]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over seeds of the last-100-episode training return, on the first seed's step grid."""
+def training_curves(results: Sequence[RunResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Each seed's last-100-episode training return, read on the first seed's step grid.
+
+    Returns:
+        ``(steps, returns)`` with ``returns`` of shape ``(n_seeds, len(steps))``.
+    """
     per_seed = [curves.moving_average_at_steps(r.episode_steps, r.episode_returns) for r in results]
     grid = per_seed[0][0]
-    return grid, np.mean([np.interp(grid, x, y) for x, y in per_seed], axis=0)
+    return grid, np.array([np.interp(grid, x, y) for x, y in per_seed])
 
 
 # --8<-- [start:plot]
@@ -348,9 +352,7 @@ def plot_results(
     left.set(
         title="A2C: greedy evaluation (star: kept)", xlabel="environment steps", ylabel="return"
     )
-    per_seed = [curves.moving_average_at_steps(r.episode_steps, r.episode_returns) for r in results]
-    grid = per_seed[0][0]
-    ys = np.array([np.interp(grid, x, y) for x, y in per_seed])
+    grid, ys = training_curves(results)
     seeds = f"{len(results)} seed" + ("s" if len(results) > 1 else "")
     right.plot(grid, ys.mean(0), label=f"A2C, {cfg.n_envs} envs (mean of {seeds})")
     if len(results) > 1:
@@ -454,7 +456,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.plot:
         plot_results(results, cfg, args.plot, [curves.read_curve(p) for p in args.compare_curve])
     if args.curve:
-        curves.write_curve(args.curve, *training_curve(results), f"A2C (SB3), {cfg.n_envs} envs")
+        grid, ys = training_curves(results)
+        curves.write_curve(args.curve, grid, ys.mean(0), f"A2C (SB3), {cfg.n_envs} envs")
     return common.emit_metrics(summary(results, cfg))
 
 

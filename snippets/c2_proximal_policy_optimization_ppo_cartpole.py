@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from snippets import common
+from snippets import common, curves
 from snippets.c1_actor_critic_methods_a2c import gae_advantages
 from snippets.c2_proximal_policy_optimization_ppo import clipped_surrogate_loss, clipped_value_loss
 
@@ -279,7 +279,7 @@ class Keeper:
     def __init__(self, cfg: Config, seed: int, result: RunResult) -> None:
         self.cfg, self.result, self.next_eval = cfg, result, cfg.eval_every
         self.envs = make_envs(cfg.env_id, cfg.eval_episodes)
-        self.envs.reset(seed=seed + 10_000)  # evaluation episodes never share training's seeds
+        self.envs.reset(seed=seed + curves.EVAL_SEED_OFFSET)  # never training's episodes
         self.best, self.state = -math.inf, None
 
     def __call__(self, step: int, act: Callable, module: nn.Module) -> None:
@@ -297,10 +297,11 @@ class Keeper:
     def score(self, act: Callable, module: nn.Module, seed: int) -> None:
         """Score the final weights, then the kept ones, on the same fresh episodes."""
         envs = make_envs(self.cfg.env_id, self.cfg.final_eval_episodes)
-        self.result.final_eval = float(evaluate(act, envs, seed=seed + 20_000).mean())
+        fresh = seed + curves.TEST_SEED_OFFSET  # episodes not even the selection has seen
+        self.result.final_eval = float(evaluate(act, envs, seed=fresh).mean())
         if self.state is not None:
             module.load_state_dict(self.state)
-        self.result.kept_eval = float(evaluate(act, envs, seed=seed + 20_000).mean())
+        self.result.kept_eval = float(evaluate(act, envs, seed=fresh).mean())
 
 
 # --8<-- [end:evaluate]

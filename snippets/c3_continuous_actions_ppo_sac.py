@@ -67,6 +67,7 @@ class Config:
 
 
 # --8<-- [start:gaussian]
+# --8<-- [start:gaussian-log-prob]
 def gaussian_log_prob(
     action: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
 ) -> torch.Tensor:
@@ -75,19 +76,22 @@ def gaussian_log_prob(
     return (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
+# --8<-- [end:gaussian-log-prob]
 def gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
     """Entropy of that Gaussian: it depends on sigma only, not on the mean or the state."""
     return (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
 
 
+# --8<-- [start:squashed-log-prob]
 def squashed_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
-    """log-density of a = tanh(u) with u ~ N(mean, sigma^2), as SAC samples its actions.
+    """Log-density of a = tanh(u) with u ~ N(mean, sigma^2), as SAC samples its actions.
 
     Change of variables: p(a) = p(u) / |da/du| and da/du = 1 - tanh(u)^2, per dimension.
     """
     return gaussian_log_prob(u, mean, log_std) - torch.log(1 - torch.tanh(u) ** 2 + 1e-6).sum(-1)
 
 
+# --8<-- [end:squashed-log-prob]
 # --8<-- [end:gaussian]
 
 

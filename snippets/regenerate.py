@@ -518,6 +518,7 @@ VIEWS: dict[str, View] = {
     "c0": View(("c0",), view_c0_seeds),
     "c0-speed": View(("c0-speed",), view_c0_speed),
     "c0-ablation": View(("c0-ablation",), view_c0_ablation),
+    "c1-seeds": View(("benchmark:c1",), view_c1_seeds),
     "c1-against-c0": View(("c1", "c0"), view_c1_against_c0),
 }
 # --8<-- [end:views]
@@ -581,7 +582,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--figures", type=Path, default=FIGURES_DIR, help="folder for figures")
     args = parser.parse_args(argv)
     chosen = [r for r in RUNS.values() if (not args.lesson and not args.run)
-              or r.name in (args.run or ()) or r.lesson[:2] in (args.lesson or ())]  # fmt: skip
+              or r.name in (args.run or ()) or r.lesson[:2] in [x.upper() for x in args.lesson or ()]]  # fmt: skip
     if args.list:
         for run in chosen:
             print(f"{run.name}: {run.command()}  ->  {', '.join(run.figures) or 'numbers only'}")

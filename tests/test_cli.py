@@ -60,6 +60,9 @@ c3_continuous_actions_ppo_sac                 --algo dqn
 c3_continuous_actions_ppo_sac                 --gamma 1.5
 d1_reward_modeling_concepts                   --pairs 0
 d2_rlhf_llm_with_pytorch                      --kl-coef -1
+d3_grpo_rloo_and_dpo                          --epsilon 1.5
+d3_grpo_rloo_and_dpo                          --aggregation mean
+d3_grpo_rloo_and_dpo.rlvr                     --correct-fraction 2
 e0_debugging_common_pitfalls                  --seeds 0
 e0_debugging_common_pitfalls                  --pitfall typo
 e0_debugging_common_pitfalls                  --iterations x
@@ -87,6 +90,8 @@ def modules_with_main() -> list[str]:
     """Every module of the manifest that defines ``main`` (a package: in ``__main__``)."""
     found = []
     for module in manifest.all_modules():
+        if module.name.endswith(".__main__"):  # the package's command: listed as the package
+            continue
         path = ROOT / "snippets" / module.name.replace(".", "/")
         files = (
             [path / "__init__.py", path / "__main__.py"]

@@ -3,12 +3,14 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
 from snippets import d2_rlhf_llm_with_pytorch as d2
-from snippets.d3_grpo_rloo_and_dpo import losses
+from snippets.d3_grpo_rloo_and_dpo import losses, methods, rlvr
 
 
 # ---------------------------------------------------------------- the maths, by hand
@@ -173,3 +175,87 @@ def test_our_dpo_loss_equals_trls_to_1e_5(tiny_model_dir: str) -> None:
         ref = _completion_logps(trainer.ref_model, ids, 3).sum(1)
         ours, _, _ = losses.dpo_loss(policy[:2], policy[2:], ref[:2], ref[2:], beta=0.1)
     assert ours.item() == pytest.approx(float(theirs), abs=1e-5)
+
+
+# ---------------------------------------------------------------- verifiable rewards
+def test_the_checker_accepts_exactly_the_sum_followed_by_eos() -> None:
+    assert rlvr.check(47, 35, ["8", "2"], finished=True) == 1.0
+    assert rlvr.check(47, 35, ["8", "2"], finished=False) == 0.0  # never stopped
+    assert rlvr.check(47, 35, ["7", "2"], finished=True) == 0.0  # the dropped carry
+    assert rlvr.check(99, 99, ["1", "9", "8"], finished=True) == 1.0
+
+
+def test_plausible_wrong_answers_are_always_wrong() -> None:
+    rng = np.random.default_rng(0)
+    for a, b in rlvr.sample_problems(rng, 500, digits=2):
+        wrong = rlvr.plausible_wrong_answer(int(a), int(b), rng)
+        assert wrong != a + b and wrong >= 0
+
+
+def test_pass_at_k_is_chens_unbiased_estimator() -> None:
+    assert rlvr.pass_at_k(n=4, c=1, k=1) == pytest.approx(0.25)
+    assert rlvr.pass_at_k(n=4, c=1, k=2) == pytest.approx(1 - 3 / 6)  # 1 - C(3,2)/C(4,2)
+    assert rlvr.pass_at_k(n=4, c=0, k=4) == 0.0
+    assert rlvr.pass_at_k(n=4, c=2, k=3) == 1.0  # only two wrong samples: any 3 hold a right one
+
+
+@pytest.mark.slow
+def test_grpo_on_the_checker_raises_pass_at_1_by_ten_points() -> None:
+    cfg = rlvr.RLVRConfig(grpo_steps=80, eval_problems=100, eval_samples=8)
+    result = rlvr.run_rlvr(cfg, seed=7)
+    assert result["pass_at_1_after"] - result["pass_at_1_before"] >= 0.10, result
+
+
+def test_a_group_of_one_is_refused_with_a_one_line_error(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        rlvr.main(["--group-size", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--group-size" in err and ">= 2" in err
+
+
+# ---------------------------------------------------------------- the methods in D2's world
+@pytest.fixture(scope="module")
+def small_world() -> methods.World:
+    torch.set_num_threads(1)
+    config = replace(d2.Config(), pretrain_steps=250, preference_prompts=1024, eval_prompts=128)
+    return methods.build_world(config, seed=11)
+
+
+SHORT = replace(methods.Config(), iterations=20, eval_every=10, dpo_epochs=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["grpo", "rloo"])
+def test_group_methods_raise_the_hidden_gold_score_within_a_small_kl(
+    small_world: methods.World, method: str
+) -> None:
+    result = methods.run_method(small_world, method, SHORT, seed=11)
+    final = result["final"]
+    assert final["gold_gain_std"] >= 0.3 and final["kl"] <= 3.0, result["points"]
+    assert result["tokens_generated"] > 0 and not result["value_head"]
+
+
+@pytest.mark.slow
+def test_dpo_learns_its_pairs_without_sampling(small_world: methods.World) -> None:
+    pairs, pad = small_world.pairs, small_world.tokenizer.pad_token_id
+    lm, points = methods.train_dpo(small_world, SHORT, seed=11)
+    both = pairs.chosen[:256] + pairs.rejected[:256]
+    with torch.no_grad():
+        margin = methods.sequence_logps(lm, both, pad) - methods.sequence_logps(
+            small_world.sft_lm, both, pad
+        )
+    implicit_chosen, implicit_rejected = margin[:256], margin[256:]
+    assert (implicit_chosen > implicit_rejected).float().mean() >= 0.6  # ranks its pairs
+    assert points[-1]["kl"] < 3.0
+
+
+def test_best_of_n_costs_exactly_log_n_minus_n_minus_1_over_n_nats(
+    small_world: methods.World,
+) -> None:
+    one, four = (
+        methods.best_of_n(small_world, 1, seed=11),
+        methods.best_of_n(small_world, 4, seed=11),
+    )
+    assert one["kl"] == 0.0 and four["kl"] == pytest.approx(math.log(4) - 3 / 4)
+    assert four["gold_gain_std"] >= one["gold_gain_std"] + 0.3

@@ -157,5 +157,8 @@ def test_serve_answers_at_once_with_the_labs_the_build_executed(built_site: Path
     if pth.is_file():
         assert "end of life" not in output, output
     assert "labs:" not in output, output  # nothing left to execute in the background
-    # The target is 20 s on a fresh clone of a 2-core machine; a little slack for a busy one.
-    assert first_page < 30, f"first page after {first_page:.1f} s:\n{output}"
+    # Nothing ran before the first page (a serve that executes the labs first takes minutes).
+    assert "execute=True" not in output, output
+    # The target is 20 s on a fresh clone of a quiet 2-core machine (measured: 10 s); the
+    # bound leaves room for a machine shared with other jobs (33 s at a load average of 15).
+    assert first_page < 60, f"first page after {first_page:.1f} s:\n{output}"

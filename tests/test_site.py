@@ -208,7 +208,7 @@ def test_labs_offer_an_executed_page_and_a_notebook_download(built_site: Path) -
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=" ".join)
 def test_code_is_ruff_clean(command: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", *command, "snippets", "tests", "hooks", "docs/labs"],
+        [sys.executable, "-m", "ruff", *command, "snippets", "tests", "hooks", "docs/labs", "exercises"],
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout

@@ -5,13 +5,12 @@
 # a few pieces live — the tokenizer with left padding, a short pretraining run, the hidden
 # rater — and then loads the per-iteration logs that the default pipeline wrote
 # (`--save-logs`) to look at every health metric of the two PPO runs, with and without the
-# KL penalty. Everything is imported from `snippets/d2_rlhf_llm_with_pytorch.py`, the module
-# the tests check. It runs in about 10 seconds on a laptop CPU, most of it importing torch.
+# KL penalty. Everything is imported from the package `snippets/d2_rlhf_llm_with_pytorch/`,
+# the code the tests check. It runs in seconds on a laptop CPU, most of it importing torch.
 
 # %%
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 
 from snippets import common
 from snippets import d2_rlhf_llm_with_pytorch as d2
+from snippets.d2_rlhf_llm_with_pytorch import report
 
 common.use_course_style()
 torch.set_num_threads(1)  # the model is tiny: one thread is the fastest on a laptop CPU
@@ -70,16 +70,32 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 3. The default run's logs, metric by metric
+# ## 3. The reward model's training, and the checkpoint it kept
 #
 # `python -m snippets.d2_rlhf_llm_with_pytorch --save-logs docs/assets/figures/d2_default_run.json`
-# wrote these numbers (5 minutes; too long to rerun at every site build). The first row is
-# what you optimise and what you want; the second row is what you watch to know whether
-# the run is healthy.
+# wrote the numbers from here on (minutes: too long to rerun at every site build). The
+# reward model's training loss is noisy, because its labels are; the loss on the validation
+# pairs, measured a few times per epoch, decides which weights are kept.
 
 # %%
-repo = Path(d2.__file__).resolve().parents[1]
-run = json.loads((repo / "docs/assets/figures/d2_default_run.json").read_text())
+run = json.loads(report.RUN_JSON.read_text())
+losses = run["rm_losses"]
+fig, ax = plt.subplots(figsize=(7, 3.4))
+ax.plot(np.arange(1, len(losses) + 1), losses, color="C0", alpha=0.35, label="training batch")
+ax.plot(run["rm_valid_steps"], run["rm_valid_losses"], "o-", color="C1", label="validation pairs")
+ax.axvline(run["rm_best_step"], color="C2", ls="--", label="kept")
+ax.set(title="reward model: Bradley-Terry loss", xlabel="step", ylabel="loss")
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 4. The default run's logs, metric by metric
+#
+# The first row is what you optimise and what you want; the second row is what you watch
+# to know whether the run is healthy.
+
+# %%
 panels = [
     ("rm_score", "reward-model score"),
     ("gold_score", "gold score (hidden)"),
@@ -107,7 +123,7 @@ plt.show()
 # distribution, then falls as it settles on repeating one word. With the penalty, beta
 # falls while the KL is below the controller's 4-nat target and rises once it overshoots.
 #
-# ## 4. Gold score against distance from the start
+# ## 5. Gold score against distance from the start
 #
 # Gao et al. (2022) plot the gold reward against the square root of the KL from the initial
 # policy. The same picture from our two runs: the penalised run stays at small KL, where
@@ -127,7 +143,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 5. Before and after
+# ## 6. Before and after
 #
 # The same evaluation prompts (before the bar) completed by the SFT model and by the two
 # PPO policies.
@@ -144,4 +160,4 @@ for name in ("sft", "kl", "no_kl"):
 #
 # - Rerun section 2 with 300 steps of 64 reviews: how much does the grammatical share improve?
 # - Run the pipeline with a different `--kl-coef` (for example 0.02 or 0.5) and `--save-logs`,
-#   then point section 3 at your file: where does the gold score peak as beta shrinks?
+#   then point sections 3 to 6 at your file: where does the gold score peak as beta shrinks?

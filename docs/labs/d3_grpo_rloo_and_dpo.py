@@ -28,7 +28,7 @@ torch.set_num_threads(1)  # the models are tiny: one thread is the fastest on a 
 # by the std and by a factor $G/(G-1)$; their signs always agree.
 
 # %%
-rewards = torch.tensor([1.2, -0.3, 0.4, 2.0, -1.1, 0.4, 0.9, -0.5])
+rewards = torch.tensor([2.4, -0.6, 0.8, 4.0, -2.2, 0.8, 1.8, -1.0])
 grpo = losses.group_advantages(rewards, group_size=8)
 rloo = losses.rloo_advantages(rewards, group_size=8)
 for r, g, o in zip(rewards.tolist(), grpo.tolist(), rloo.tolist(), strict=True):
@@ -75,14 +75,14 @@ plt.show()
 # ## 3. A checker as the reward
 #
 # A shortened version of the lesson's RLVR run: pretrain on noisy sums, measure pass@k,
-# train 60 GRPO rounds with the checker as the only reward, measure again.
+# train 100 GRPO rounds with the checker as the only reward, measure again.
 
 # %%
-cfg = rlvr.RLVRConfig(pretrain_steps=300, grpo_steps=60, eval_problems=100, eval_samples=16)
+cfg = rlvr.RLVRConfig(grpo_steps=100, eval_problems=100, eval_samples=16)
 result = rlvr.run_rlvr(cfg, seed=0)
 ks = [int(k) for k in result["pass_at_k_before"]]
 plt.plot(ks, list(result["pass_at_k_before"].values()), "o-", label="pretrained")
-plt.plot(ks, list(result["pass_at_k_after"].values()), "o-", label="after 60 GRPO rounds")
+plt.plot(ks, list(result["pass_at_k_after"].values()), "o-", label="after 100 GRPO rounds")
 plt.xscale("log", base=2)
 plt.xlabel("k")
 plt.ylabel("pass@k")

@@ -88,11 +88,12 @@ def main(argv: list[str] | None = None) -> dict:
         common.save_figure(plot_reward_hacking(result["logs"]), args.plot)
     if args.plot_diagnostics:
         common.save_figure(plot_diagnostics(result["logs"]["kl"]), args.plot_diagnostics)
-    if args.save_logs:
-        save_run(result, metrics, args.save_logs)
     for name, ev in result["evals"].items():
         print(f"--- samples: {name} ---", *ev["samples"][:6], sep="\n")
-    return common.emit_metrics(metrics)
+    shown = common.emit_metrics(metrics)  # the last line printed
+    if args.save_logs:  # writes a file, prints nothing
+        save_run(result, shown, args.save_logs)
+    return shown
 
 
 if __name__ == "__main__":

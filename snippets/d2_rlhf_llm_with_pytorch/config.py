@@ -30,16 +30,16 @@ class Config:
     pretrain_batch: common.PosInt = 64  # reviews per pretraining step
     pretrain_lr: common.PosFloat = 3e-3  # peak learning rate of pretraining (cosine decay)
     # stage 2: preference pairs and the reward model
-    preference_prompts: common.PosInt = 4096  # prompts, two completions each
+    preference_prompts: common.PosInt = 8192  # prompts, two completions each
     test_fraction: common.Prob = 0.125  # share of the pairs held out to score the reward model
     valid_fraction: common.Prob = (
         0.125  # share of the rest that picks the reward model's checkpoint
     )
     label_temperature: common.PosFloat = 1.0  # the gold rater's Bradley-Terry noise
-    rm_epochs: common.PosInt = 2  # passes over the training pairs
+    rm_epochs: common.PosInt = 3  # passes over the training pairs
     rm_checks_per_epoch: common.PosInt = 4  # validation checks per epoch (the best is kept)
     rm_batch: common.PosInt = 32  # pairs per reward-model step
-    rm_lr: common.PosFloat = 1e-3  # learning rate of the reward model
+    rm_lr: common.PosFloat = 1e-3  # peak learning rate of the reward model (linear decay to 0)
     # stage 3: PPO
     ppo_iterations: common.PosInt = 60  # sample-score-update rounds per PPO run
     rollout_batch: common.PosInt = 64  # prompts per PPO iteration

@@ -84,7 +84,7 @@ def pretrain(
 # --8<-- [end:pretrain]
 
 
-# --8<-- [start:preferences]
+# --8<-- [start:preference-data]
 @dataclass
 class PreferenceData:
     """Pairs of token sequences (prompt + completion, no padding) and the rater's choice."""
@@ -94,6 +94,47 @@ class PreferenceData:
     gold_margin: list[float] = field(default_factory=list)  # gold(chosen) - gold(rejected)
 
 
+def left_pad(
+    sequences: list[list[int]], pad_id: int, device: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack token lists into (ids, attention_mask), padding on the left."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for i, s in enumerate(sequences):
+        ids[i, width - len(s) :] = torch.tensor(s)
+        mask[i, width - len(s) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+def split_preferences(
+    data: PreferenceData, fraction: float
+) -> tuple[PreferenceData, PreferenceData]:
+    """Hold out the first ``fraction`` of the pairs: ``(rest, held_out)``.
+
+    The pairs come in random order already, so the first ones are a random sample.
+    """
+    n_held_out = int(len(data.chosen) * fraction)
+
+    def part(rows: slice) -> PreferenceData:
+        return PreferenceData(data.chosen[rows], data.rejected[rows], data.gold_margin[rows])
+
+    return part(slice(n_held_out, None)), part(slice(None, n_held_out))
+
+
+@torch.no_grad()
+def preference_loss(reward_model: RewardModel, data: PreferenceData, pad_id: int) -> float:
+    """Mean Bradley-Terry loss of the model on some labelled pairs (no gradients)."""
+    device = next(reward_model.parameters()).device
+    r_chosen = reward_model(*left_pad(data.chosen, pad_id, device))
+    r_rejected = reward_model(*left_pad(data.rejected, pad_id, device))
+    return bradley_terry_loss(r_chosen, r_rejected).item()
+
+
+# --8<-- [end:preference-data]
+
+
+# --8<-- [start:preferences]
 def collect_preferences(
     lm: nn.Module,
     tokenizer: PreTrainedTokenizerFast,
@@ -125,47 +166,10 @@ def collect_preferences(
     return data
 
 
-def left_pad(
-    sequences: list[list[int]], pad_id: int, device: Any
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack token lists into (ids, attention_mask), padding on the left."""
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for i, s in enumerate(sequences):
-        ids[i, width - len(s) :] = torch.tensor(s)
-        mask[i, width - len(s) :] = 1
-    return ids.to(device), mask.to(device)
-
-
-def split_preferences(
-    data: PreferenceData, fraction: float
-) -> tuple[PreferenceData, PreferenceData]:
-    """Hold out the first ``fraction`` of the pairs: ``(rest, held_out)``.
-
-    The pairs come in random order already, so the first ones are a random sample.
-    """
-    n_held_out = int(len(data.chosen) * fraction)
-
-    def part(rows: slice) -> PreferenceData:
-        return PreferenceData(data.chosen[rows], data.rejected[rows], data.gold_margin[rows])
-
-    return part(slice(n_held_out, None)), part(slice(None, n_held_out))
-
-
 # --8<-- [end:preferences]
 
 
 # --8<-- [start:reward-model]
-@torch.no_grad()
-def preference_loss(reward_model: RewardModel, data: PreferenceData, pad_id: int) -> float:
-    """Mean Bradley-Terry loss of the model on some labelled pairs (no gradients)."""
-    device = next(reward_model.parameters()).device
-    r_chosen = reward_model(*left_pad(data.chosen, pad_id, device))
-    r_rejected = reward_model(*left_pad(data.rejected, pad_id, device))
-    return bradley_terry_loss(r_chosen, r_rejected).item()
-
-
 def train_reward_model(
     reward_model: RewardModel,
     train: PreferenceData,
@@ -177,11 +181,12 @@ def train_reward_model(
 
     Chosen and rejected sequences go through the model in one batch, so both see the
     same parameters at every step. Several times per epoch the loss on the validation
-    pairs is measured, and the weights with the lowest one are kept: early stopping on
+    pairs is measured and the weights with the lowest one are kept: early stopping on
     the same noisy kind of label, so no gold score is used to choose.
 
     Returns:
-        The loss of every step, the validation losses and the step of the kept weights.
+        The loss of every step, the steps and losses of the validation checks, and the
+        step of the kept weights (0: the starting weights).
     """
     device = next(reward_model.parameters()).device
     optimizer = torch.optim.AdamW(reward_model.parameters(), lr=config.rm_lr, weight_decay=0.01)
@@ -190,8 +195,10 @@ def train_reward_model(
         for _ in range(config.rm_epochs)
         for b in torch.randperm(len(train.chosen)).split(config.rm_batch)
     ]
+    # a step size decaying linearly to 0: the last checkpoints are not the noisiest
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / len(batches))
     check_every = max(1, len(batches) // (config.rm_epochs * config.rm_checks_per_epoch))
-    log: dict[str, Any] = {"losses": [], "valid_losses": [], "best_step": 0}
+    log: dict[str, Any] = {"losses": [], "valid_steps": [], "valid_losses": [], "best_step": 0}
     best = (preference_loss(reward_model, valid, pad_id), copy.deepcopy(reward_model.state_dict()))
     for step, idx in enumerate(common.progress(batches, desc="reward model"), start=1):
         reward_model.train()
@@ -201,9 +208,11 @@ def train_reward_model(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        schedule.step()
         log["losses"].append(loss.item())
         if step % check_every == 0 or step == len(batches):
             reward_model.eval()
+            log["valid_steps"].append(step)
             log["valid_losses"].append(preference_loss(reward_model, valid, pad_id))
             if log["valid_losses"][-1] < best[0]:
                 best = (log["valid_losses"][-1], copy.deepcopy(reward_model.state_dict()))
@@ -272,6 +281,7 @@ def build_reward_model(
     log = train_reward_model(reward_model, train, valid, tokenizer.pad_token_id, config)
     stats: dict[str, Any] = {
         "rm_losses": log["losses"],
+        "rm_valid_steps": log["valid_steps"],
         "rm_valid_losses": log["valid_losses"],
         "rm_best_step": log["best_step"],
         "rm_accuracy": gold_agreement(reward_model, test, tokenizer.pad_token_id),
@@ -340,6 +350,7 @@ def run_pipeline(
         reward_model, stats = build_reward_model(lm, tokenizer, config, rng)
     out |= stats | {"seconds_reward_model": clock.seconds}
     eval_prompts = sample_prompts(np.random.default_rng(seed + 10_000), config.eval_prompts)
+    common.seed_everything(seed + 20_000)  # the same sampling noise for every evaluation
     out["evals"] = {"sft": evaluate(lm, lm, reward_model, tokenizer, eval_prompts, config)}
     out["logs"] = {}
     runs = {"kl": config} | (
@@ -351,7 +362,7 @@ def run_pipeline(
                 lm, reward_model, tokenizer, run_config, seed, desc=f"PPO ({name})"
             )
         out[f"seconds_ppo_{name}"] = clock.seconds
-        common.seed_everything(seed + 20_000)  # same sampling noise for every evaluation
+        common.seed_everything(seed + 20_000)
         out["evals"][name] = evaluate(policy.lm, lm, reward_model, tokenizer, eval_prompts, config)
     out["tokenizer"], out["sft_lm"], out["reward_model"] = tokenizer, lm, reward_model
     return out

@@ -129,7 +129,7 @@ class PolicyWithValueHead(nn.Module):
 # --8<-- [end:value-head]
 
 
-# --8<-- [start:generate]
+# --8<-- [start:rollout]
 @dataclass
 class Rollout:
     """A batch of sampled completions.
@@ -149,6 +149,10 @@ class Rollout:
     finished: torch.Tensor
 
 
+# --8<-- [end:rollout]
+
+
+# --8<-- [start:generate]
 @torch.no_grad()
 def generate(
     lm: nn.Module, tokenizer: PreTrainedTokenizerFast, prompts: list[str], config: Any

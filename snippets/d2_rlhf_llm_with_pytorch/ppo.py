@@ -116,17 +116,14 @@ def compute_rewards(
     mask: torch.Tensor,
     kl_coef: float,
 ) -> torch.Tensor:
-    """Per-token rewards: -beta * KL estimate on every token, plus the score on the last.
+    """Per-token rewards, shape (B, R): -beta * k1 on every token, the score on the last.
 
     Args:
         scores: reward-model score of each completion, shape (B,).
         logprobs: policy log-probs of the completion tokens, shape (B, R).
         ref_logprobs: the frozen reference's log-probs of the same tokens.
-        mask: 1 on real completion tokens, shape (B, R).
+        mask: 1 on real completion tokens, 0 on padding (where the reward stays 0).
         kl_coef: beta.
-
-    Returns:
-        Shape (B, R), zero on padding.
     """
     rewards = -kl_coef * kl_per_token(logprobs, ref_logprobs, "k1") * mask
     last = mask.sum(dim=1).long() - 1  # completions start at column 0 and are contiguous

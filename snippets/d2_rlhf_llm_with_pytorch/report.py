@@ -68,18 +68,21 @@ def plot_diagnostics(log: dict[str, list[float]]) -> Any:
 
 
 # --8<-- [start:save]
-NOT_SAVED = ("tokenizer", "sft_lm", "reward_model")  # models: too big for a JSON record
+NOT_SAVED = ("tokenizer", "sft_lm", "reward_model", "train_pairs")  # models and data
 
 
 def save_run(result: dict[str, Any], metrics: dict[str, Any], path: str | Path) -> None:
-    """Write a run's metrics, logs, evaluations and samples as JSON, floats to 5 digits."""
+    """Write a run's logs, evaluations and samples as JSON, floats to 5 digits.
+
+    ``metrics`` is the JSON line the command printed, kept exactly as printed.
+    """
     import torch
 
     keep = {k: v for k, v in result.items() if k not in NOT_SAVED}
     machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
-    text = json.dumps({**keep, "metrics": metrics, "machine": machine})
+    text = json.dumps({**keep, "machine": machine})
     rounded = json.loads(text, parse_float=lambda x: round(float(x), 5))
-    Path(path).write_text(json.dumps(rounded))
+    Path(path).write_text(json.dumps({**rounded, "metrics": metrics}))
 
 
 # --8<-- [end:save]

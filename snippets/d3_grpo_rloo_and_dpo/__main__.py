@@ -63,7 +63,10 @@ def headline(run: dict, world: methods.World) -> dict:
     }
     for key in ("seconds", "tokens_generated", "model_state_mb"):
         out |= {f"{key}_{m}": r[key] for m, r in run["methods"].items()}
-    out |= {f"trace_{m}": [[p["kl"], p["gold_gain_std"]] for p in r["points"]] for m, r in run["methods"].items()}
+    out |= {
+        f"trace_{m}": [[p["kl"], p["gold_gain_std"]] for p in r["points"]]
+        for m, r in run["methods"].items()
+    }
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return out | {
         "best_of_n": run.get("best_of_n", []),

@@ -32,7 +32,9 @@ class Config:
 
     iterations: common.PosInt = 60  # sampling rounds for GRPO and RLOO, as D2's PPO
     prompts_per_step: common.PosInt = 16  # prompts per round ...
-    group_size: Annotated[int, common.Range(2)] = 4  # ... times G samples each: 64 completions, as D2's PPO
+    group_size: Annotated[int, common.Range(2)] = (
+        4  # ... times G samples each: 64 completions, as D2's PPO
+    )
     epochs: common.PosInt = 2  # passes over each round's samples (TRL: num_iterations)
     minibatch: common.PosInt = 32  # completions per gradient step
     lr: common.PosFloat = 2e-4  # Adam learning rate

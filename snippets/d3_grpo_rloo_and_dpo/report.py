@@ -84,21 +84,75 @@ def plot_pass_at_k(result: dict[str, Any], path: str | Path) -> str:
 # --8<-- [end:pass-at-k-plot]
 
 
-# --8<-- [start:cost-table]
-def cost_table(run: dict[str, Any]) -> str:
-    """The Markdown table of what each method cost in one run, and what it needs."""
+# --8<-- [start:tables]
+NEEDS_COLUMNS = ("value_head", "reward_model", "reference", "sampling")
+
+
+def cost_table(metrics: dict[str, Any], needs: dict[str, dict[str, bool]]) -> str:
+    """What each method bought and cost in one run: the default run's JSON line, as Markdown."""
     lines = [
-        "| method | gold gain (std) | KL (nats) | wall time | tokens generated | model state | value head | reward model | reference | sampling |",
+        "| method | gold gain (std) | KL (nats) | wall time | tokens generated | model state "
+        "| value head | reward model | reference | sampling during training |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    tick = {True: "yes", False: "no"}
-    for name, m in run["methods"].items():
+    for name in [m for m in needs if f"gold_gain_std_{m}" in metrics]:
+        ticks = " | ".join("yes" if needs[name][c] else "no" for c in NEEDS_COLUMNS)
         lines.append(
-            f"| {name.upper()} | {m['final']['gold_gain_std']:+.2f} | {m['final']['kl']:.2f} | {m['seconds']:.0f} s "
-            f"| {m['tokens_generated']:,.0f} | {m['model_state_mb']:.1f} MB | {tick[m['value_head']]} "
-            f"| {tick[m['reward_model']]} | {tick[m['reference']]} | {tick[m['sampling']]} |"
+            f"| {name.upper()} | {metrics[f'gold_gain_std_{name}']:+.2f} | {metrics[f'kl_{name}']:.2f} "
+            f"| {metrics[f'seconds_{name}']:.0f} s | {metrics[f'tokens_generated_{name}']:,.0f} "
+            f"| {metrics[f'model_state_mb_{name}']:.1f} MB | {ticks} |"
         )
+    best = ", ".join(
+        f"n = {b['n']}: {b['gold_gain_std']:+.2f} at {b['kl']:.2f} nats"
+        for b in metrics.get("best_of_n", [])
+    )
+    return "\n".join(lines) + (
+        f"\n\nBest-of-n from the SFT model, same prompts: {best}.\n" if best else "\n"
+    )
+
+
+def seeds_table(entries: dict[str, dict]) -> str:
+    """Median [IQR] over seeds of each method's final gold gain and KL, and seeds meeting the target."""
+    lines = ["| method | target | gold gain (std), median [IQR] | KL (nats), median [IQR] | seeds meeting target |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for label, (entry, gain_key, kl_key) in entries.items():
+        gains = [r["metrics"][gain_key] for r in entry["runs"]]
+        kls = [r["metrics"][kl_key] for r in entry["runs"]]
+        g, k = np.percentile(gains, [25, 50, 75]), np.percentile(kls, [25, 50, 75])
+        lines.append(f"| {label} | {entry['target_text']} | {g[1]:+.2f} [{g[0]:+.2f}, {g[2]:+.2f}] "
+                     f"| {k[1]:.2f} [{k[0]:.2f}, {k[2]:.2f}] | {entry['summary']['met']} / {entry['summary']['seeds']} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
-# --8<-- [end:cost-table]
+def rlvr_text(metrics: dict[str, Any]) -> str:
+    """pass@k before and after GRPO on the checker, from the RLVR run's JSON line."""
+    ks = list(metrics["pass_at_k_before"])
+    lines = ["| k | " + " | ".join(ks) + " |", "|---" * (len(ks) + 1) + "|"]
+    for key, label in (("pass_at_k_before", "pretrained"), ("pass_at_k_after", "after GRPO")):
+        lines.append(f"| {label} | " + " | ".join(f"{metrics[key][k]:.0%}" for k in ks) + " |")
+    head = (f"pass@1 went from {metrics['pass_at_1_before']:.1%} to {metrics['pass_at_1_after']:.1%} "
+            f"({100 * metrics['pass_at_1_gain']:+.1f} points) after {metrics['seconds_grpo']:.0f} s of GRPO "
+            f"(pretraining took {metrics['seconds_pretrain']:.0f} s).")  # fmt: skip
+    return head + "\n\n" + "\n".join(lines) + "\n"
+
+
+def runs_from_benchmark(results: dict) -> list[dict[str, Any]]:
+    """One frontier record per seed from the benchmark: D3's methods, and PPO from D2's entry."""
+    lessons = results["lessons"]
+    d2_runs = {r["seed"]: r["metrics"] for r in lessons.get("d2", {}).get("runs", [])}
+    runs = []
+    for run in lessons["d3-grpo"]["runs"]:
+        m = run["metrics"]
+        found = {name: {"points": [{"kl": kl, "gold_gain_std": g} for kl, g in m[f"trace_{name}"]]}
+                 for name in ("grpo", "rloo", "dpo") if f"trace_{name}" in m}  # fmt: skip
+        if (ppo := d2_runs.get(run["seed"])) is not None:
+            found = {
+                "ppo": {
+                    "points": [{"kl": ppo["kl_after_kl"], "gold_gain_std": ppo["gold_gain_std_kl"]}]
+                }
+            } | found
+        runs.append({"methods": found, "best_of_n": m.get("best_of_n", [])})
+    return runs
+
+
+# --8<-- [end:tables]

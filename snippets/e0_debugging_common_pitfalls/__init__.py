@@ -139,7 +139,7 @@ def write_results(metrics: dict[str, Any], folder: str | os.PathLike[str]) -> Pa
 
 # --8<-- [start:main]
 QUICK = {"truncation_episodes": 1, "td_iterations": 800, "grad_batches": 8, "bandit_runs": 300,
-         "bandit_steps": 150, "q_steps": 600, "critic_steps": 150, "sequences": 16,
+         "bandit_steps": 150, "q_steps": 600, "critic_steps": 100, "sequences": 16,
          "autoreset_steps": 64, "cem_iterations": 4, "seeds": 2}  # fmt: skip
 
 
