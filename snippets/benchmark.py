@@ -258,16 +258,16 @@ def plot_curves(results: dict, path: Path) -> Path | None:
     common.use_course_style()
     fig, ax = plt.subplots()
     for name, entry in sorted(curved.items()):
-        curves = [r["curve"] for r in entry["runs"] if r["curve"]]
-        grid = np.linspace(0, min(max(c["x"]) for c in curves), 100)
-        ys = np.array([np.interp(grid, c["x"], c["y"]) for c in curves])
+        seed_curves = [r["curve"] for r in entry["runs"] if r["curve"]]
+        grid = np.linspace(0, min(max(c["x"]) for c in seed_curves), 100)
+        ys = np.array([np.interp(grid, c["x"], c["y"]) for c in seed_curves])
         q25, median, q75 = np.percentile(ys, [25, 50, 75], axis=0)
-        label = f"{_label(name)} {curves[0].get('label', '')} ({len(curves)} seeds)"
+        label = f"{_label(name)} {seed_curves[0].get('label', '')} ({len(seed_curves)} seeds)"
         ax.plot(grid, median, label=label)
         ax.fill_between(grid, q25, q75, alpha=0.2)
     solved = curves.SOLVED_RETURN
     ax.axhline(solved, color="grey", ls="--", lw=1, label=f"solved ({solved:g})")
-    ax.set_xlabel(curves[0].get("x_label", "environment steps"))
+    ax.set_xlabel(seed_curves[0].get("x_label", "environment steps"))
     ax.set_ylabel("return")
     ax.set_title("CartPole-v1: median and interquartile range over seeds")
     ax.legend(loc="center right")

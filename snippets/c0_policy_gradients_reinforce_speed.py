@@ -146,15 +146,16 @@ def plot_race(runs: dict[str, dict[str, Any]], path: str) -> str:
     ax.set_title("Same algorithm: every seed's learning curve")
     ax.legend(loc="lower right", fontsize=8)
     names = [n.replace(", ", "\n") for n in runs]
-    train = [run["cpu_seconds"] for run in runs.values()]
-    compile_ = [run.get("compile_cpu_seconds", 0.0) for run in runs.values()]
+    train = np.array([run["cpu_seconds"] for run in runs.values()])
+    compile_ = np.array([run.get("compile_cpu_seconds", 0.0) for run in runs.values()])
     bars = bx.bar(names, train, color=COLORS[: len(runs)])
     bx.bar(names, compile_, bottom=train, color="lightgrey", label="+ JAX compilation (once)")
-    bx.bar_label(bars, labels=[f"{t:.1f} s" for t in train], label_type="center", fontsize=8)
+    bx.bar_label(bars, labels=[f"{t:.3g} s" for t in train], padding=2, fontsize=8)
     bx.set_yscale("log")
+    bx.set_ylim(train.min() / 4, (train + compile_).max() * 3)
     bx.set(ylabel="CPU time of training, log scale (s)")
-    seeds = len(next(iter(runs.values()))["returns"])
-    bx.set_title(f"{seeds} seed(s), the same episodes each")
+    episodes, seeds = next(iter(runs.values()))["returns"].shape[::-1]
+    bx.set_title(f"{seeds} seed{'s' * (seeds > 1)} x {episodes} episodes")
     bx.legend(loc="upper right", fontsize=8)
     return common.save_figure(fig, path)
 

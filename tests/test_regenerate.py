@@ -20,6 +20,12 @@ def included_views() -> set[str]:
 @pytest.mark.parametrize("view", sorted(included_views()))
 def test_every_table_a_page_includes_renders_exactly_from_its_committed_records(view):
     assert view in regenerate.VIEWS, f"a page includes results/runs/{view}.md, which no view writes"
+    missing = regenerate.missing_sources(view)
+    assert not missing, (
+        f"results/runs/{view}.md cannot be rendered: {missing} do not exist yet (run records: "
+        "`uv run python -m snippets.regenerate --run NAME`; benchmark entries: "
+        "`uv run python -m snippets.benchmark --lesson NAME`)"
+    )
     committed = (regenerate.RUNS_DIR / f"{view}.md").read_text()
     assert committed == regenerate.render_view(view), (
         f"results/runs/{view}.md differs from its records: run "
@@ -36,7 +42,7 @@ def test_every_record_was_made_by_the_command_the_manifest_lists():
 
 def test_every_figure_a_page_shows_is_written_by_a_listed_command():
     written = {f for run in regenerate.RUNS.values() for f in run.figures}
-    written.add(regenerate.BENCHMARK_FIGURE)
+    written |= set(regenerate.BENCHMARK_FIGURES)
     shown = set()
     for page in DOCS.rglob("*.md"):
         shown |= set(re.findall(r"assets/figures/([\w.-]+)", page.read_text()))
@@ -61,3 +67,117 @@ def test_cli_runs_one_command_into_a_temporary_folder(tmp_path: Path):
     assert record["metrics"]["v_random_cell_0_1"] == pytest.approx(-14.0, abs=0.05)  # Ex. 4.1
     assert record["command"].endswith("--plot docs/assets/figures/a3_gridworld_4x4.png")
     assert (tmp_path / "figures" / "a3_gridworld_4x4.png").stat().st_size > 10_000
+
+
+# Hand-built D3 records: what each D3 table must say, line by line.
+MACHINE = {"platform": "Linux x86_64", "cpus": 2}
+D3_METRICS = {
+    "gold_gain_std_grpo": 1.234, "kl_grpo": 4.5, "seconds_grpo": 61.4,
+    "tokens_generated_grpo": 123456, "model_state_mb_grpo": 12.34,
+    "gold_gain_std_dpo": -0.05, "kl_dpo": 0.123, "seconds_dpo": 9.6,
+    "tokens_generated_dpo": 0, "model_state_mb_dpo": 8.0,
+    "best_of_n": [{"n": 4, "gold_gain_std": 0.8, "kl": 0.91}],
+}  # fmt: skip
+RLVR_METRICS = {
+    "pass_at_k_before": {"1": 0.22, "8": 0.87}, "pass_at_k_after": {"1": 0.62, "8": 0.9},
+    "pass_at_1_before": 0.2234, "pass_at_1_after": 0.6166, "pass_at_1_gain": 0.3932,
+    "seconds_grpo": 150.4, "seconds_pretrain": 40.6,
+}  # fmt: skip
+
+
+def record(name: str, metrics: dict) -> dict:
+    return {"run": name, "command": f"uv run python -m snippets.x --{name}", "date": "2026-12-01",
+            "machine": MACHINE, "load_average": 1.5, "wall_seconds": 300.2, "metrics": metrics,
+            "files": {}}  # fmt: skip
+
+
+def entry(date: str, gain_key: str, kl_key: str, gains: list, kls: list, met: int) -> dict:
+    runs = [
+        {"seed": s, "metrics": {gain_key: g, kl_key: k}, "curve": None}
+        for s, (g, k) in enumerate(zip(gains, kls, strict=True))
+    ]
+    return {"date": date, "machine": MACHINE, "target_text": f"{gain_key} target", "runs": runs,
+            "summary": {"met": met, "seeds": len(runs)}}  # fmt: skip
+
+
+def write_d3_sources(folder: Path) -> Path:
+    """D3's two run records in ``folder``, and a benchmark.json holding D2 and D3's entries."""
+    (folder / "d3.json").write_text(json.dumps(record("d3", D3_METRICS)))
+    (folder / "d3-rlvr.json").write_text(json.dumps(record("d3-rlvr", RLVR_METRICS)))
+    lessons = {
+        "d2": entry("2026-11-26", "gold_gain_std_kl", "kl_after_kl", [1.0, 1.6, 1.2], [4.0, 4.2, 4.6], 3),
+        "d3-grpo": entry("2026-12-01", "gold_gain_std_grpo", "kl_grpo", [1.0, 1.2, 1.6], [4.0, 4.2, 4.6], 2),
+        "d3-rloo": entry("2026-12-01", "gold_gain_std_rloo", "kl_rloo", [0.5, 1.0, 1.5], [5.0, 6.0, 7.0], 1),
+        "d3-dpo": entry("2026-12-01", "gold_gain_std_dpo", "kl_dpo", [0.2, 0.4, 0.8], [0.5, 1.0, 1.5], 0),
+    }  # fmt: skip
+    (folder / "benchmark.json").write_text(json.dumps({"lessons": lessons}))
+    return folder / "benchmark.json"
+
+
+def test_d3_tables_say_exactly_what_the_hand_built_records_hold(tmp_path: Path):
+    bench = write_d3_sources(tmp_path)
+    assert regenerate.render_view("d3", tmp_path, bench).splitlines() == [
+        "| method | gold gain (std) | KL (nats) | wall time | tokens generated | model state "
+        "| value head | reward model | reference | sampling during training |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        "| GRPO | +1.23 | 4.50 | 61 s | 123,456 | 12.3 MB | no | yes | yes | yes |",
+        "| DPO | -0.05 | 0.12 | 10 s | 0 | 8.0 MB | no | no | yes | no |",
+        "",
+        "Best-of-n from the SFT model, same prompts: n = 4: +0.80 at 0.91 nats.",
+        "",
+        "```text", json.dumps(D3_METRICS), "```",
+        "",
+        "*Measured 2026-12-01 on Linux x86_64 (2 CPUs, load average 1.5 at the start; 300.2 s of "
+        "wall time) by `uv run python -m snippets.x --d3`.*",
+    ]  # fmt: skip
+    assert regenerate.render_view("d3-rlvr", tmp_path, bench).splitlines() == [
+        "pass@1 went from 22.3% to 61.7% (+39.3 points) after 150 s of GRPO (pretraining took 41 s).",
+        "",
+        "| k | 1 | 8 |",
+        "|---|---|---|",
+        "| pretrained | 22% | 87% |",
+        "| after GRPO | 62% | 90% |",
+        "",
+        "*Measured 2026-12-01 on Linux x86_64 (2 CPUs, load average 1.5 at the start; 300.2 s of "
+        "wall time) by `uv run python -m snippets.x --d3-rlvr`.*",
+    ]  # fmt: skip
+    assert regenerate.render_view("d3-seeds", tmp_path, bench).splitlines() == [
+        "| method | target | gold gain (std), median [IQR] | KL (nats), median [IQR] | seeds meeting target |",
+        "|---|---|---|---|---|",
+        "| PPO (D2) | gold_gain_std_kl target | +1.20 [+1.10, +1.40] | 4.20 [4.10, 4.40] | 3 / 3 |",
+        "| GRPO | gold_gain_std_grpo target | +1.20 [+1.10, +1.40] | 4.20 [4.10, 4.40] | 2 / 3 |",
+        "| RLOO | gold_gain_std_rloo target | +1.00 [+0.75, +1.25] | 6.00 [5.50, 6.50] | 1 / 3 |",
+        "| DPO | gold_gain_std_dpo target | +0.40 [+0.30, +0.60] | 1.00 [0.75, 1.25] | 0 / 3 |",
+        "",
+        "*From `results/benchmark.json`: `uv run python -m snippets.benchmark --lesson d2 "
+        "--lesson d3-grpo --lesson d3-rloo --lesson d3-dpo`; d2: seeds 0, 1, 2, run 2026-11-26 on "
+        "Linux x86_64 (2 CPUs); d3-grpo, d3-rloo, d3-dpo: seeds 0, 1, 2, run 2026-12-01 on "
+        "Linux x86_64 (2 CPUs).*",
+    ]  # fmt: skip
+
+
+def test_render_all_skips_views_whose_runs_or_benchmark_entries_do_not_exist(tmp_path: Path):
+    bench = write_d3_sources(tmp_path)
+    assert regenerate.render_all(tmp_path, bench) == ["d3", "d3-rlvr", "d3-seeds"]
+    results = json.loads(bench.read_text())
+    del results["lessons"]["d3-rloo"]
+    bench.write_text(json.dumps(results))
+    (tmp_path / "d3-rlvr.json").unlink()
+    assert regenerate.missing_sources("d3-seeds", tmp_path, bench) == ["benchmark:d3-rloo"]
+    assert regenerate.render_all(tmp_path, bench) == ["d3"]
+
+
+def test_d3_frontier_is_drawn_from_the_benchmark_only_once_d3_entries_exist(tmp_path: Path):
+    bench = write_d3_sources(tmp_path)
+    results = json.loads(bench.read_text())
+    for run in results["lessons"]["d3-grpo"]["runs"]:
+        run["metrics"] |= {"trace_grpo": [[0.0, 0.0], [2.0, 0.6], [4.0, 1.1]],
+                           "trace_dpo": [[0.0, 0.0], [0.5, 0.3]],
+                           "best_of_n": [{"n": 1, "kl": 0.0, "gold_gain_std": 0.0},
+                                         {"n": 4, "kl": 0.9, "gold_gain_std": 0.8}]}  # fmt: skip
+    bench.write_text(json.dumps(results))
+    assert regenerate.draw_benchmark_figures(tmp_path / "figures", bench) == ["d3_frontier.png"]
+    assert (tmp_path / "figures" / "d3_frontier.png").stat().st_size > 10_000
+    del results["lessons"]["d3-grpo"]
+    bench.write_text(json.dumps(results))
+    assert regenerate.draw_benchmark_figures(tmp_path / "later", bench) == []

@@ -10,15 +10,19 @@
 
 # %%
 import json
+import warnings
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from snippets import common
-from snippets import d2_rlhf_llm_with_pytorch as d2
-from snippets.d2_rlhf_llm_with_pytorch import report
+# transformers imports tqdm.auto, which warns in a notebook without ipywidgets; we draw no bars
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+from snippets import common  # noqa: E402
+from snippets import d2_rlhf_llm_with_pytorch as d2  # noqa: E402
+from snippets.d2_rlhf_llm_with_pytorch import report  # noqa: E402
 
 common.use_course_style()
 torch.set_num_threads(1)  # the model is tiny: one thread is the fastest on a laptop CPU

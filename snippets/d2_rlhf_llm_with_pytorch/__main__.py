@@ -37,7 +37,7 @@ def build_parser() -> common.LessonParser:
     )  # fmt: skip
     parser.add_argument("--model", default="tiny", help="'tiny' (built in code) or a "
                         "from_pretrained name or folder, such as gpt2 (default: tiny)")  # fmt: skip
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None,
+    parser.add_argument("--device", choices=common.DEVICE_CHOICES, default=None,
                         help="default: cpu for the tiny model, else CUDA, MPS, then CPU")  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save the reward-hacking figure (PNG)")
     parser.add_argument("--plot-diagnostics", metavar="PATH", help="save the health metrics")

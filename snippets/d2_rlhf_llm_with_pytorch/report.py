@@ -99,6 +99,11 @@ def _pct(x: float, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f} %"
 
 
+def _num(x: float, spec: str = ".2f") -> str:
+    """A number as the prose writes it, with a typographic minus sign."""
+    return format(x, spec).replace("-", "−")
+
+
 def _section(name: str, lines: list[str]) -> list[str]:
     return [f"<!-- --8<-- [start:{name}] -->", *lines, f"<!-- --8<-- [end:{name}] -->", ""]
 
@@ -144,12 +149,12 @@ def render_numbers(run: dict[str, Any], seeds: list[dict[str, Any]]) -> str:
     rows = [
         "| | SFT model | " + " | ".join(head[k] for k in runs) + " |",
         "|---|---|" + "---|" * len(runs),
-        f"| gold score, mean (std) | {ev['sft']['gold_mean']:.2f} ({ev['sft']['gold_std']:.2f}) | "
-        + " | ".join(f"{ev[k]['gold_mean']:.2f} ({ev[k]['gold_std']:.2f})" for k in runs) + " |",
+        f"| gold score, mean (std) | {_num(ev['sft']['gold_mean'])} ({ev['sft']['gold_std']:.2f}) | "
+        + " | ".join(f"{_num(ev[k]['gold_mean'])} ({ev[k]['gold_std']:.2f})" for k in runs) + " |",
         "| gain in starting standard deviations | — | "
-        + " | ".join(f"{m[f'gold_gain_std_{k}']:+.2f}" for k in runs) + " |",
-        f"| reward-model score (normalised) | {ev['sft']['rm_score']:.2f} | "
-        + " | ".join(f"{ev[k]['rm_score']:.2f}" for k in runs) + " |",
+        + " | ".join(_num(m[f"gold_gain_std_{k}"], "+.2f") for k in runs) + " |",
+        f"| reward-model score (normalised) | {_num(ev['sft']['rm_score'])} | "
+        + " | ".join(_num(ev[k]["rm_score"]) for k in runs) + " |",
         "| KL to the SFT model (nats per completion) | 0 | "
         + " | ".join(f"{ev[k]['kl']:.2f}" for k in runs) + " |",
         f"| grammatical reviews | {_pct(ev['sft']['grammatical'], 0)} | "
@@ -158,7 +163,7 @@ def render_numbers(run: dict[str, Any], seeds: list[dict[str, Any]]) -> str:
     verdict = m["gold_gain_std_kl"] >= 1 and m["kl_after_kl"] <= 6
     out += _section("before-after", [
         f"With the default settings and seed {run['seed']}:", "", *rows, "",
-        f"With the penalty the gold score rises by **{m['gold_gain_std_kl']:+.2f}** starting "
+        f"With the penalty the gold score rises by **{_num(m['gold_gain_std_kl'], '+.2f')}** starting "
         f"standard deviations at a KL of **{m['kl_after_kl']:.2f}** nats: the target (at least "
         f"+1 at no more than 6 nats) is {'met' if verdict else 'missed'}.",
     ])  # fmt: skip
@@ -173,7 +178,7 @@ def render_numbers(run: dict[str, Any], seeds: list[dict[str, Any]]) -> str:
         out += _section("hacking", [
             f"Its reward-model score ends at {ev['no_kl']['rm_score']:.1f} against "
             f"{ev['kl']['rm_score']:.1f} for the penalised run, while the gold score falls to "
-            f"{ev['no_kl']['gold_mean']:.1f}, {ev['no_kl']['kl']:.0f} nats from the SFT model; "
+            f"{_num(ev['no_kl']['gold_mean'], '.1f')}, {ev['no_kl']['kl']:.0f} nats from the SFT model; "
             f"{_pct(ev['no_kl']['grammatical'], 0)} of its reviews are grammatical, against "
             f"{_pct(ev['sft']['grammatical'], 0)} of the SFT model's.",
         ])  # fmt: skip
@@ -183,10 +188,12 @@ def render_numbers(run: dict[str, Any], seeds: list[dict[str, Any]]) -> str:
         f"It prints the samples of each model, then one JSON line (seed {run['seed']}, "
         f"{m['threads']} torch thread):", "",
         *_text_block([json.dumps(m)]), "",
-        f"**Time.** The whole pipeline took **{m['seconds']:.0f} seconds** "
-        f"({m['cpu_seconds']:.0f} s of CPU time) on {run['machine']}: pretraining "
-        f"{run['seconds_pretrain']:.0f} s, preference data and reward model "
-        f"{run['seconds_reward_model']:.0f} s, and "
+        f"**Time.** The whole pipeline took **{m['cpu_seconds']:.0f} seconds of CPU time** "
+        f"and {m['seconds']:.0f} s of wall time on {run['machine']}"
+        + (" (one thread, so the difference is time spent waiting for cores other processes "
+           "were using)" if m["seconds"] > 1.3 * m["cpu_seconds"] else "")
+        + f". Wall time per stage: pretraining {run['seconds_pretrain']:.0f} s, preference data "
+        f"and reward model {run['seconds_reward_model']:.0f} s, and "
         + " and ".join(f"{s:.0f} s" for s in stages)
         + f" for the PPO run{'s' if len(stages) > 1 else ''}. Target: at most 5 minutes.",
     ])  # fmt: skip
@@ -205,10 +212,20 @@ def seed_table(seeds: list[dict[str, Any]]) -> list[str]:
         ok = x["rm_accuracy"] >= 0.9 and x["gold_gain_std_kl"] >= 1 and x["kl_after_kl"] <= 6
         met += ok
         rows.append(
-            f"| {entry['seed']} | {_pct(x['rm_accuracy'])} | {x['gold_gain_std_kl']:+.2f} | "
+            f"| {entry['seed']} | {_pct(x['rm_accuracy'])} | {_num(x['gold_gain_std_kl'], '+.2f')} | "
             f"{x['kl_after_kl']:.2f} | {'yes' if ok else '**no**'} |"
         )
-    return [*rows, "", f"{met} of {len(seeds)} seeds meet all three targets."]
+    if not seeds:
+        return rows
+    low = {k: min(e["metrics"][k] for e in seeds) for k in ("rm_accuracy", "gold_gain_std_kl")}
+    high_kl = max(e["metrics"]["kl_after_kl"] for e in seeds)
+    return [
+        *rows,
+        "",
+        f"**{met} of {len(seeds)} seeds meet all three targets.** The worst cases: lowest "
+        f"reward-model accuracy {_pct(low['rm_accuracy'])}, smallest gold gain "
+        f"{_num(low['gold_gain_std_kl'], '+.2f')} start std, largest KL {high_kl:.2f} nats.",
+    ]
 
 
 def write_numbers(
