@@ -190,12 +190,23 @@ def render_compared(*entries: tuple[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def relapses(evals: list[float], solved: float = 475.0) -> tuple[int, int]:
+    """Evaluations below ``solved`` after the first one at or above it, and how many came after.
+
+    A policy that has solved CartPole and then scores less has unlearned: this counts it.
+    """
+    first = next((i for i, r in enumerate(evals) if r >= solved), len(evals))
+    after = evals[first + 1 :]
+    return sum(r < solved for r in after), len(after)
+
+
 def render_variants(*entries: tuple[str, dict]) -> str:
     """PPO from scratch, SB3's PPO and the ablations: kept and final agents over seeds."""
     lines = [
         "| PPO on CartPole-v1, 100k steps | kept agent, median [IQR] | final agent, median [IQR] "
-        "| seeds: kept ≥ 475 | seeds: final ≥ 475 | first evaluation ≥ 475 | CPU time per seed |",
-        "|---|---|---|---|---|---|---|",
+        "| seeds: kept ≥ 475 | seeds: final ≥ 475 | first evaluation ≥ 475 "
+        "| later evaluations < 475 | CPU time per seed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, e in entries:
         runs = [run["metrics"] for run in e["runs"]]
@@ -203,10 +214,14 @@ def render_variants(*entries: tuple[str, dict]) -> str:
         final = [m["final_mean_return"] for m in runs]
         solved = sorted(m["first_solved_step"] for m in runs if m["first_solved_step"] is not None)
         when = f"{len(solved)} seeds, at {solved[0] / 1000:.0f}k–{solved[-1] / 1000:.0f}k steps"
+        dips, after = (
+            sum(x) for x in zip(*(relapses(m["eval_returns"]) for m in runs), strict=True)
+        )
         lines.append(
             f"| {VARIANTS[name]} | {median_iqr(kept)} | {median_iqr(final)} "
             f"| {sum(k >= 475 for k in kept)} / {len(runs)} | {sum(f >= 475 for f in final)} / {len(runs)} "
-            f"| {when if solved else 'never'} | {median_iqr([m['cpu_seconds'] for m in runs])} s |"
+            f"| {when if solved else 'never'} | {dips} of {after} "
+            f"| {median_iqr([m['cpu_seconds'] for m in runs])} s |"
         )
     return "\n".join(lines) + "\n"
 

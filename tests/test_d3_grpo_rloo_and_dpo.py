@@ -13,6 +13,11 @@ from snippets import d2_rlhf_llm_with_pytorch as d2
 from snippets.d3_grpo_rloo_and_dpo import losses, methods, rlvr
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> None:
+    torch.set_num_threads(1)  # ~100k-parameter models: a second thread only adds contention
+
+
 # ---------------------------------------------------------------- the maths, by hand
 def test_group_advantages_centre_and_scale_each_group_by_its_own_std() -> None:
     rewards = torch.tensor([1.0, 0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 2.0])

@@ -77,9 +77,13 @@ def test_every_manifest_lesson_has_its_page_modules_tests_and_lab(lesson: manife
         top = module.name.split(".")[0]
         assert (TESTS / f"test_{top}.py").is_file(), f"missing tests/test_{top}.py"
     if lesson.kind == "hands-on":
-        assert lesson.modules and lesson.lab, f"{lesson.stem} is hands-on: it needs a module and a lab"
+        assert lesson.modules and lesson.lab, (
+            f"{lesson.stem} is hands-on: it needs a module and a lab"
+        )
     lab = DOCS / "labs" / f"{lesson.lower}.py"
-    assert lab.is_file() == lesson.lab, f"lab = {lesson.lab} in lessons.toml but {lab} exists: {lab.is_file()}"
+    assert lab.is_file() == lesson.lab, (
+        f"lab = {lesson.lab} in lessons.toml but {lab} exists: {lab.is_file()}"
+    )
 
 
 def test_the_manifest_lists_every_page_lab_and_module_on_disk() -> None:

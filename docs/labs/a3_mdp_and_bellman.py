@@ -23,6 +23,7 @@ common.use_course_style()
 # against the exact answer (the linear solve for the random policy, and value iteration
 # run to 1e-12 for the optimal values).
 
+
 # %%
 def error_curve(mdp, target, policy=None, sweeps=300):
     """Max error after each sweep: policy evaluation if a policy is given, else value iteration."""

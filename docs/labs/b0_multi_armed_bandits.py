@@ -36,7 +36,9 @@ ax.set(xlabel="step", ylabel="% optimal action", ylim=(0, 100))
 ax.legend()
 plt.show()
 for res in results:
-    print(f"{res.agent.name}: {100 * res.optimal_action[-100:].mean():.1f} % optimal, last 100 steps")
+    print(
+        f"{res.agent.name}: {100 * res.optimal_action[-100:].mean():.1f} % optimal, last 100 steps"
+    )
 
 # %% [markdown]
 # The optimistic agent is worse for the first few dozen steps (it is busy being disappointed

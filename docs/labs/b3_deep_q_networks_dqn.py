@@ -56,7 +56,9 @@ print(f"trained in {result.seconds:.1f} s; eval returns {result.curve.returns}")
 fig, ax = plt.subplots()
 ax.plot(result.curve.steps, result.curve.returns, marker="o")
 ax.axvline(config.learning_starts, color="grey", ls=":", label="learning starts")
-ax.set(xlabel="environment steps", ylabel="greedy eval return", title="DQN on CartPole-v1, 2.5k steps")
+ax.set(
+    xlabel="environment steps", ylabel="greedy eval return", title="DQN on CartPole-v1, 2.5k steps"
+)
 ax.legend()
 plt.show()
 
@@ -90,7 +92,11 @@ fig, ax = plt.subplots()
 ax.plot(predicted, label="predicted  max_a Q(s_t, a)")
 ax.plot(actual, label="actual discounted return from t")
 ax.axhline(1 / (1 - config.gamma), color="grey", ls=":", label="1 / (1 - gamma) = 100")
-ax.set(xlabel="time step t in the episode", ylabel="value", title=f"one greedy episode ({len(rewards)} steps)")
+ax.set(
+    xlabel="time step t in the episode",
+    ylabel="value",
+    title=f"one greedy episode ({len(rewards)} steps)",
+)
 ax.legend()
 plt.show()
 
@@ -123,7 +129,9 @@ curves = []
 for run in entry["runs"]:
     seed_metrics = run["metrics"]["per_seed"][0]
     curves.append({**seed_metrics, "steps": run["curve"]["x"], "returns": run["curve"]["y"]})
-    print(f"seed {run['seed']}: kept {seed_metrics['kept_mean_return']:.1f} "
-          f"(from step {seed_metrics['kept_from_step']:,}), final {seed_metrics['final_mean_return']:.1f}")
+    print(
+        f"seed {run['seed']}: kept {seed_metrics['kept_mean_return']:.1f} "
+        f"(from step {seed_metrics['kept_from_step']:,}), final {seed_metrics['final_mean_return']:.1f}"
+    )
 fig = b3.plot_eval_curves(curves, "DQN on CartPole-v1, lesson settings, 5 seeds (star: kept)")
 plt.show()

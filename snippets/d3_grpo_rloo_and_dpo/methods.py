@@ -168,13 +168,16 @@ def train_group(
     rng = common.seed_everything(seed)
     lm = copy.deepcopy(world.sft_lm)
     optimizer = torch.optim.Adam(lm.parameters(), lr=cfg.lr, eps=1e-5)
-    points = []
+    points, tokens = [], 0.0
     for it in common.progress(range(1, cfg.iterations + 1), desc=baseline.upper()):
         stats = group_round(
             lm, world, optimizer, d2.sample_prompts(rng, cfg.prompts_per_step), cfg, baseline
         )
+        tokens += stats["tokens"]
         if it % cfg.eval_every == 0 or it == cfg.iterations:
-            points.append({"step": it, "length": stats["length"], **score(world, lm, seed)})
+            points.append(
+                {"step": it, "length": stats["length"], "tokens": tokens, **score(world, lm, seed)}
+            )
     return lm, points
 
 
