@@ -93,7 +93,7 @@ for clip_coef in (0.2, 100.0):
     ax.hist(
         ratios,
         bins=60,
-        range=(0, 3),
+        range=(0.3, 1.7),
         alpha=0.6,
         label=f"ε = {clip_coef:g}: KL {stats['kl']:.3f}, {np.mean(np.abs(ratios - 1) > 0.2):.0%} outside [0.8, 1.2]",
     )

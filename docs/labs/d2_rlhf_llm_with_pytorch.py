@@ -122,8 +122,8 @@ plt.show()
 
 # %% [markdown]
 # Without the penalty the share of grammatical reviews drops to zero and the completions
-# run to the 16-token limit: the policy has found a region where the reward model keeps
-# paying and the rater does not. Its entropy first rises while it leaves the SFT model's
+# grow towards the 16-token limit: the policy has found a region where the reward model
+# keeps paying and the rater does not. Its entropy first rises while it leaves the SFT model's
 # distribution, then falls as it settles on repeating one word. With the penalty, beta
 # falls while the KL is below the controller's 4-nat target and rises once it overshoots.
 #

@@ -15,6 +15,7 @@ here, so ``from snippets import d2_rlhf_llm_with_pytorch as d2; d2.generate(...)
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from snippets import common
@@ -59,11 +60,6 @@ from snippets.d2_rlhf_llm_with_pytorch.ppo import (
     score_rollout,
     train_ppo,
 )
-from snippets.d2_rlhf_llm_with_pytorch.report import (
-    plot_diagnostics,
-    plot_reward_hacking,
-    save_run,
-)
 from snippets.d2_rlhf_llm_with_pytorch.world import (
     ADJECTIVES,
     ADVERBS,
@@ -84,7 +80,7 @@ from snippets.d2_rlhf_llm_with_pytorch.world import (
     sample_review,
 )
 
-__all__ = [  # every public name of the lesson's modules; d2.main is imported on first use
+__all__ = [  # every public name of the lesson's modules, but those in LAZY below
     "ADJECTIVES",
     "ADVERBS",
     "EOS",
@@ -122,8 +118,6 @@ __all__ = [  # every public name of the lesson's modules; d2.main is imported on
     "masked_mean",
     "masked_whiten",
     "normalize_reward_model",
-    "plot_diagnostics",
-    "plot_reward_hacking",
     "PolicyWithValueHead",
     "position_ids_from_mask",
     "ppo_step",
@@ -138,7 +132,6 @@ __all__ = [  # every public name of the lesson's modules; d2.main is imported on
     "run_pipeline",
     "sample_prompts",
     "sample_review",
-    "save_run",
     "score_rollout",
     "split_preferences",
     "text_quality",
@@ -147,14 +140,21 @@ __all__ = [  # every public name of the lesson's modules; d2.main is imported on
 ]
 
 
+LAZY = {  # imported on first use: python -m runs these modules, which must not be loaded yet
+    "main": "__main__",
+    "plot_reward_hacking": "report",
+    "plot_diagnostics": "report",
+    "save_run": "report",
+}
+
+
 def __getattr__(name: str) -> Any:
-    """Import ``main`` on first use.
+    """Import ``main`` and the report's functions on first use.
 
-    ``python -m snippets.d2_rlhf_llm_with_pytorch`` runs ``__main__`` itself, which the
-    package must not have imported already (runpy warns if it has).
+    ``python -m snippets.d2_rlhf_llm_with_pytorch`` (and ``... .report``) run those modules
+    themselves, which the package must not have imported already (runpy warns if it has).
     """
-    if name == "main":
-        from snippets.d2_rlhf_llm_with_pytorch.__main__ import main
-
-        return main
+    if name in LAZY:
+        module = importlib.import_module(f"{__name__}.{LAZY[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
