@@ -52,17 +52,14 @@ def compute_rewards(
     mask: torch.Tensor,
     kl_coef: float,
 ) -> torch.Tensor:
-    """Per-token rewards: -beta * KL estimate on every token, plus the score on the last.
+    """Per-token rewards, shape (B, R): -beta * k1 on every token, the score on the last.
 
     Args:
         scores: reward-model score of each completion, shape (B,).
         logprobs: policy log-probs of the completion tokens, shape (B, R).
         ref_logprobs: the frozen reference's log-probs of the same tokens.
-        mask: 1 on real completion tokens, shape (B, R).
+        mask: 1 on real completion tokens, 0 on padding (where the reward stays 0).
         kl_coef: beta.
-
-    Returns:
-        Shape (B, R), zero on padding.
     """
     # TODO: a KL penalty on every real token plus the score on the last real token.
     raise NotImplementedError("compute_rewards")
