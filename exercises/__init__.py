@@ -1,8 +1,10 @@
 """Graded exercises: write the function that carries each lesson's idea, then check it.
 
-Each ``exercises/<stem>.py`` holds stubs with the signature and docstring of a lesson
-function and a body that raises ``NotImplementedError``. Fill one in and run
+``start`` writes a lesson's ``exercises/<stem>.py`` from the lesson's own code: each
+function's signature and docstring, and a body that raises ``NotImplementedError``. The
+file is the reader's (git ignores it). Fill it in and run
 
+    uv run python -m exercises start b1          # writes exercises/b1_tabular_q_learning.py
     uv run python -m exercises check b1          # every exercise of lesson B1
     uv run python -m exercises check b1.q_update  # one exercise
     uv run python -m exercises check all         # a table of all of them

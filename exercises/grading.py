@@ -1,26 +1,36 @@
 """The grading machinery: cases, comparisons with hints, and the registry of exercises.
 
-A grader is a function ``grade(f, check)`` that calls the reader's function ``f`` on small
-hand-checkable inputs and compares what comes back with ``check.close``. Each comparison
-happens inside a named case (``with check.case(...)``); the first mismatch stops the grader
-and is reported with the case, the expected and the actual value, and a hint. When the
-actual value equals the result of a known mistake (``mistakes={...}``), the report names
-that mistake.
+A grader is a function ``grade_<function>(f, check)`` of ``exercises/graders/<lesson>.py``,
+registered with ``@exercise(title)``; its docstring's ``Todo:`` section is the line `start`
+writes into the reader's empty function. It calls the reader's function ``f`` on small
+hand-checkable inputs. A case of one comparison is one call, ``check.expect(case, hint,
+what, lambda: f(...), want)``; a case that compares several things is a block ``with
+check.case(case, hint):`` around ``check.close`` and ``check.true``. The first mismatch stops
+the grader and is reported with the case, the expected and the actual value, and the hint.
+When the actual value equals the result of a known mistake (``mistakes={...}``), the report
+names that mistake.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
 import pkgutil
+import re
+import sys
 import textwrap
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+HERE = Path(__file__).resolve().parent  # exercises/: where `start` writes the reader's files
 LESSONS = {  # lesson id -> stem of its snippets module (and of its exercise file)
     "a3": "a3_mdp_and_bellman",
     "b0": "b0_multi_armed_bandits",
@@ -35,6 +45,7 @@ LESSONS = {  # lesson id -> stem of its snippets module (and of its exercise fil
     "d2": "d2_rlhf_llm_with_pytorch",
     "d3": "d3_grpo_rloo_and_dpo",
 }
+SECTION = re.compile(r"# --8<-- \[(start|end):([\w-]+)\]")
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ class Exercise:
     lesson: str  # "b1"
     function: str  # "q_update"
     title: str  # what the function is, in a few words
-    section: str  # the section of snippets/<stem>.py that holds the lesson's own function
+    todo: str  # the line `start` writes into the empty body: what to do, briefly
     grade: Callable[[Callable[..., Any], Checker], None]
 
     @property
@@ -57,9 +68,23 @@ class Exercise:
         """The lesson's module stem, e.g. ``b1_tabular_q_learning``."""
         return LESSONS[self.lesson]
 
-    def stub(self) -> Callable[..., Any]:
-        """The reader's function, from ``exercises/<stem>.py``."""
-        return getattr(importlib.import_module(f"exercises.{self.stem}"), self.function)
+    def path(self, folder: Path = HERE) -> Path:
+        """The reader's file for this exercise, ``<folder>/<stem>.py``."""
+        return folder / f"{self.stem}.py"
+
+    def stub(self, folder: Path = HERE) -> Callable[..., Any] | None:
+        """The reader's function from ``<folder>/<stem>.py``; None if that file does not exist.
+
+        Raises:
+            AttributeError: If the file exists but defines no such function.
+        """
+        path = self.path(folder)
+        if not path.is_file():
+            return None
+        module = load(path, f"exercises.{self.stem}" if folder == HERE else None)
+        if not callable(getattr(module, self.function, None)):
+            raise AttributeError(f"{path} has no function {self.function}")
+        return getattr(module, self.function)
 
     def solution(self) -> Callable[..., Any]:
         """The lesson's own function, from ``snippets/<stem>`` (a module or a package).
@@ -75,18 +100,56 @@ class Exercise:
                 return getattr(part, self.function)
         raise AttributeError(f"snippets.{self.stem} has no {self.function}")
 
+    @property
+    def section(self) -> str:
+        """The innermost ``--8<--`` section of the lesson's source that holds the function.
+
+        The lesson's page includes that section as the exercise's solution.
+        """
+        function = inspect.unwrap(self.solution())
+        lines, first = inspect.getsourcelines(function)
+        source = Path(inspect.getsourcefile(function) or "").read_text(encoding="utf-8")
+        open_sections: list[str] = []
+        for line in source.splitlines()[: first - 1]:
+            for kind, name in SECTION.findall(line):
+                if kind == "start":
+                    open_sections.append(name)
+                elif name in open_sections:
+                    open_sections.remove(name)
+        if not open_sections:
+            raise LookupError(f"{self.function} (line {first}) is in no --8<-- section")
+        return open_sections[-1]
+
+
+def load(path: Path, name: str | None = None) -> ModuleType:
+    """Execute the Python file ``path`` afresh (the reader may have just saved it)."""
+    name = name or f"_exercises_{abs(hash(str(path.parent)))}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look the module up by name
+    spec.loader.exec_module(module)
+    return module
+
 
 REGISTRY: list[Exercise] = []
 
 
-def exercise(
-    function: str, title: str, section: str
-) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register a grader; the lesson is the grader module's name (``exercises.graders.b1``)."""
+def exercise(title: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register the grader ``grade_<function>`` of the lesson its module is named after.
+
+    ``exercises.graders.b1.grade_q_update`` grades B1's ``q_update``. The grader's docstring
+    has a ``Todo:`` section: the line `start` writes into the empty body of the function.
+    """
 
     def register(grade: Callable[..., None]) -> Callable[..., None]:
         lesson = grade.__module__.rsplit(".", 1)[-1]
-        REGISTRY.append(Exercise(lesson, function, title, section, grade))
+        function = grade.__name__.removeprefix("grade_")
+        doc = inspect.getdoc(grade) or ""
+        todo = " ".join(doc.partition("\nTodo:\n")[2].split("\n\n")[0].split())
+        if not todo:
+            raise ValueError(f"{grade.__name__}'s docstring has no Todo: section")
+        REGISTRY.append(Exercise(lesson, function, title, todo, grade))
         return grade
 
     return register
@@ -130,10 +193,31 @@ class Checker:
 
     @contextmanager
     def case(self, name: str, hint: str) -> Iterator[None]:
-        """A named case; ``hint`` says what the case is about, for when it fails."""
-        self.case_name, self.hint = name, hint
+        """A named case; ``hint`` says what the case is about, for when it fails.
+
+        The hint is a paragraph: its line breaks and indentation are folded into spaces.
+        """
+        self.case_name, self.hint = name, " ".join(hint.split())
         yield
         self.passed.append(name)
+
+    def expect(
+        self,
+        name: str,
+        hint: str,
+        what: str,
+        call: Callable[[], Any],
+        want: Any,
+        *,
+        atol: float = 1e-6,
+        mistakes: dict[str, Any] | None = None,
+    ) -> None:
+        """A case of one comparison: ``call()`` (which calls ``f``) must give ``want``.
+
+        ``atol`` and ``mistakes`` are as in :meth:`close`.
+        """
+        with self.case(name, hint):
+            self.close(what, call(), want, atol, mistakes)
 
     def close(
         self,
@@ -169,13 +253,26 @@ class Checker:
         if not condition:
             raise Mismatch(f"{what}{': ' + detail if detail else ''}")
 
+    def no_grad(self, what: str, tensor: Any) -> None:
+        """Fail unless no gradient reached ``tensor`` (its ``.grad`` is None or all zero)."""
+        grad = tensor.grad
+        self.true(what, grad is None or not grad.abs().sum().item())
+
+    def raises(self, error: type[Exception], what: str, call: Callable[[], Any]) -> None:
+        """Fail with ``what`` unless ``call()`` raises ``error``."""
+        try:
+            call()
+        except error:
+            return
+        self.true(what, False)
+
 
 @dataclass(frozen=True)
 class Result:
     """The outcome of grading one function."""
 
     exercise: Exercise
-    status: str  # "done", "todo" (still the stub) or "wrong"
+    status: str  # "done", "todo" (still the stub), "wrong" or "not started" (no file yet)
     passed: int  # cases passed
     report: str  # empty when done
 

@@ -211,20 +211,14 @@ def make_agent(
     raise ValueError(f"algo must be one of {ALGORITHMS}, got {algo!r}")
 
 
-def train_agent(
-    env_id: str,
-    timesteps: int,
-    seed: int,
-    algo: str = Config.algo,
-    cfg: Config | None = None,
-    tensorboard_log: str | None = None,
-) -> Any:
-    """Train an agent for (at least) ``timesteps`` environment steps.
+def train_agent(env_id: str, timesteps: int, seed: int, **options: Any) -> Any:
+    """Build an agent with :func:`make_agent` and train it for (at least) ``timesteps`` steps.
 
-    On-policy algorithms learn from whole rollouts of ``n_steps`` steps, so the count is
-    rounded up to a multiple of it: ``model.num_timesteps`` says how many were taken.
+    ``options`` are ``make_agent``'s own (``algo``, ``cfg``, ``tensorboard_log``). On-policy
+    algorithms learn from whole rollouts of ``n_steps`` steps, so the count is rounded up to a
+    multiple of it: ``model.num_timesteps`` says how many were taken.
     """
-    model = make_agent(env_id, seed, algo, cfg, tensorboard_log)
+    model = make_agent(env_id, seed, **options)
     model.learn(total_timesteps=timesteps, callback=_progress_callback(timesteps))
     return model
 
@@ -249,6 +243,7 @@ def _progress_callback(total: int) -> Any:
 
 
 # --8<-- [start:evaluate]
+# --8<-- [start:greedy-evaluate]
 def evaluate(model: Any, env_id: str, episodes: int, seed: int) -> np.ndarray:
     """Returns of ``episodes`` episodes with the greedy (deterministic) policy.
 
@@ -268,6 +263,9 @@ def evaluate(model: Any, env_id: str, episodes: int, seed: int) -> np.ndarray:
         returns.append(total)
     env.close()
     return np.array(returns)
+
+
+# --8<-- [end:greedy-evaluate]
 
 
 def random_returns(env_id: str, episodes: int, seed: int) -> np.ndarray:
@@ -371,9 +369,8 @@ def main(argv: list[str] | None = None) -> dict:
         first = run_random_episode(cfg.env_id, args.seed)
         baseline = random_returns(cfg.env_id, cfg.random_episodes, seed=args.seed)
         with common.Stopwatch() as train_clock:
-            model = train_agent(
-                cfg.env_id, cfg.timesteps, args.seed, cfg.algo, cfg, args.tensorboard
-            )
+            model = train_agent(cfg.env_id, cfg.timesteps, args.seed, algo=cfg.algo, cfg=cfg,
+                                tensorboard_log=args.tensorboard)  # fmt: skip
         trained = evaluate(model, cfg.env_id, cfg.eval_episodes, seed=args.seed)
     if args.plot:
         title = f"{cfg.env_id}: {cfg.algo.upper()} after {model.num_timesteps} steps"

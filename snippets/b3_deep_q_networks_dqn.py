@@ -167,6 +167,11 @@ def epsilon_at(step: int, config: DQNConfig) -> float:
 
 
 # --8<-- [start:make-model]
+# The DQNConfig fields SB3's DQN takes under the same names.
+SB3_SETTINGS = """buffer_size learning_starts batch_size gamma train_freq gradient_steps
+target_update_interval exploration_fraction exploration_final_eps max_grad_norm"""
+
+
 def make_model(config: DQNConfig, seed: int, tensorboard_log: str | None = None) -> DQN:
     """Build SB3's DQN for ``config``, seeded, on the CPU."""
     env = Monitor(gym.make(config.env_id))  # Monitor records episode returns for the logs
@@ -174,16 +179,7 @@ def make_model(config: DQNConfig, seed: int, tensorboard_log: str | None = None)
         "MlpPolicy",
         env,
         learning_rate=curves.linear_schedule(config.learning_rate, config.final_learning_rate),
-        buffer_size=config.buffer_size,
-        learning_starts=config.learning_starts,
-        batch_size=config.batch_size,
-        gamma=config.gamma,
-        train_freq=config.train_freq,
-        gradient_steps=config.gradient_steps,
-        target_update_interval=config.target_update_interval,
-        exploration_fraction=config.exploration_fraction,
-        exploration_final_eps=config.exploration_final_eps,
-        max_grad_norm=config.max_grad_norm,
+        **common.config_kwargs(config, SB3_SETTINGS),
         policy_kwargs={"net_arch": list(config.net_arch)},
         tensorboard_log=tensorboard_log,
         seed=seed,

@@ -6,6 +6,10 @@ numbers to ``results/benchmark.json``, the table the results page includes to
 ``results/table.md`` (rendered from that JSON and nothing else) and the learning-curve
 figure to ``docs/assets/figures/results_cartpole_curves.png``. Running one lesson updates only
 that lesson's entry, so lessons can be benchmarked one at a time.
+
+The lesson x seed grid runs one task after another, or with ``--ray`` as Ray tasks on every
+core (``--address`` joins a cluster). Either way a failed run is retried once and finished
+runs are kept as they come in.
 """
 
 # --8<-- [start:imports]
@@ -20,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -94,70 +100,220 @@ class Config:
     seeds: common.PosInt = 5  # seeds per lesson: seed, seed + 1, ... (a vectorised lesson: one run)
     out: str = "results"  # folder for benchmark.json and table.md
     figure: str = "docs/assets/figures/results_cartpole_curves.png"  # the learning-curve figure
+    ray: bool = False  # run the lesson x seed grid as Ray tasks (default: one run after another)
+    address: str = ""  # join this Ray cluster, HOST:PORT or auto (implies --ray; default: local)
 
 
 # --8<-- [end:lessons]
 
 
 # --8<-- [start:run]
-_RUNS: dict[tuple, dict] = {}  # entries with the same command share one run (D3's methods)
+@dataclass(frozen=True)
+class Task:
+    """One cell of the lesson x seed grid: one fresh process running one lesson's command."""
+
+    module: str
+    args: tuple[str, ...]
+    curve: bool
+    seed: int
+    quick: bool
+    seeds: int  # > 1 for a vectorised lesson, which trains seeds seed..seed+seeds-1 at once
+
+    @property
+    def key(self) -> str:
+        """The task as text: how the partial-results file finds a run finished earlier."""
+        return json.dumps(asdict(self), sort_keys=True)
 
 
-def run_lesson(lesson: Lesson, seed: int, quick: bool = False, seeds: int = 1) -> dict:
-    """Run one lesson once in a fresh process and return its metrics, wall time and curve.
+def tasks_for(name: str, first_seed: int, seeds: int, quick: bool = False) -> list[Task]:
+    """The runs one benchmark entry needs: one per seed, or one for a vectorised lesson.
 
-    ``seeds`` > 1 is for vectorised lessons, which train seeds ``seed..seed+seeds-1`` at once.
-    Entries whose command is the same (module and arguments) share a run, so D3's three
-    methods, trained in one process per seed, are measured once.
+    Entries with the same command (D3's three methods, trained in one process per seed)
+    get equal tasks, so a grid runs each of them once.
+    """
+    lesson = LESSONS[name]
+    if lesson.vectorised:
+        return [Task(lesson.module, lesson.args, lesson.curve, first_seed, quick, seeds)]
+    return [
+        Task(lesson.module, lesson.args, lesson.curve, first_seed + k, quick, 1)
+        for k in range(seeds)
+    ]
+
+
+def run_task(task: Task, env: dict[str, str | None] | None = None) -> dict:
+    """Run one task in a fresh process; return its metrics, wall time and learning curve.
+
+    ``env`` sets (or, with ``None``, unsets) variables of the lesson's process: a Ray
+    worker passes the driver's thread settings, so a run gives the same numbers wherever
+    it runs.
 
     Raises:
         RuntimeError: If the lesson exits with an error.
     """
-    key = (lesson.module, lesson.args, lesson.curve, seed, quick, seeds)
-    if key not in _RUNS:
-        _RUNS[key] = _run_once(lesson, seed, quick, seeds)
-    return _RUNS[key]
-
-
-def _run_once(lesson: Lesson, seed: int, quick: bool, seeds: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         curve_path = Path(tmp) / "curve.json"
-        cmd = [sys.executable, "-m", f"snippets.{lesson.module}", "--seed", str(seed), *lesson.args]
-        if seeds > 1:
-            cmd += ["--seeds", str(seeds)]
-        if quick:
+        cmd = [
+            sys.executable,
+            "-m",
+            f"snippets.{task.module}",
+            "--seed",
+            str(task.seed),
+            *task.args,
+        ]
+        if task.seeds > 1:
+            cmd += ["--seeds", str(task.seeds)]
+        if task.quick:
             cmd.append("--quick")
-        if lesson.curve:
+        if task.curve:
             cmd += ["--curve", str(curve_path)]
+        variables = {**os.environ, "RL_COURSE_PROGRESS": "0", "WANDB_MODE": "disabled"}
+        for name, value in (env or {}).items():
+            if value is None:
+                variables.pop(name, None)
+            else:
+                variables[name] = value
         start = time.perf_counter()
-        env = {**os.environ, "RL_COURSE_PROGRESS": "0", "WANDB_MODE": "disabled"}
-        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=variables)
         seconds = time.perf_counter() - start
         if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+            raise RuntimeError(f"{' '.join(cmd[1:])} failed: {result.stderr.strip()[-2000:]}")
         metrics = json.loads(result.stdout.strip().splitlines()[-1])
-        curve = curves.read_curve(curve_path) if lesson.curve and curve_path.exists() else None
-    return {"seed": seed, "wall_seconds": round(seconds, 1), "metrics": metrics, "curve": curve}
+        curve = curves.read_curve(curve_path) if task.curve and curve_path.exists() else None
+    return {
+        "seed": task.seed,
+        "wall_seconds": round(seconds, 1),
+        "metrics": metrics,
+        "curve": curve,
+    }
 
 
-def measure(name: str, first_seed: int, seeds: int, quick: bool = False) -> dict:
-    """Run one lesson over ``seeds`` seeds; return its entry for ``benchmark.json``."""
+# --8<-- [end:run]
+
+
+# --8<-- [start:executors]
+Finished = Iterator[tuple[Task, dict | None]]  # each task once, with its run (None: failed twice)
+
+
+def _failed(task: Task, error: Exception, attempt: int) -> None:
+    """Report a failed run on stderr in one line; the grid goes on."""
+    last = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    again = "retrying once" if attempt == 1 else "giving up on this run"
+    print(f"benchmark: {task.module} seed {task.seed} failed ({last}); {again}", file=sys.stderr)
+
+
+def run_sequentially(tasks: list[Task]) -> Finished:
+    """Run the tasks one after another in this process's machine, each retried once."""
+    for task in tasks:
+        for attempt in (1, 2):
+            try:
+                yield task, run_task(task)
+                break
+            except RuntimeError as error:
+                _failed(task, error, attempt)
+        else:
+            yield task, None
+
+
+def _on_ray_node(task: Task, env: dict[str, str | None]) -> dict:
+    """A Ray task: run one lesson where Ray placed it, and say on which node."""
+    import ray
+
+    return run_task(task, env) | {"node": ray.get_runtime_context().get_node_id()[:8]}
+
+
+def run_on_ray(tasks: list[Task], address: str = "") -> Finished:
+    """Run the tasks as Ray tasks, one CPU each, yielding runs as they finish.
+
+    With no ``address`` Ray starts locally on every core; ``HOST:PORT`` or ``auto`` joins a
+    running cluster. Started from ``uv run``, Ray ships this folder and the locked
+    environment to every worker node, so a node needs only uv and the package index.
+    """
+    import ray
+
+    started = not ray.is_initialized()  # else use the connection the caller opened
+    if started:
+        ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR")  # fmt: skip
+    remote = ray.remote(num_cpus=1, max_retries=0)(_on_ray_node)
+    # Ray sets OMP_NUM_THREADS=1 in its workers; the lesson gets the driver's setting instead.
+    env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+    pending = {remote.remote(task, env): (task, 1) for task in tasks}
+    try:
+        while pending:
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            task, attempt = pending.pop(ref)
+            try:
+                yield task, ray.get(ref)
+            except ray.exceptions.RayError as error:
+                _failed(task, error, attempt)
+                if attempt == 1:
+                    pending[remote.remote(task, env)] = (task, 2)
+                else:
+                    yield task, None
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# --8<-- [end:executors]
+
+
+# --8<-- [start:grid]
+def run_grid(names: list[str], first_seed: int, seeds: int, quick: bool, out: Path,
+             finished: Callable[[list[Task]], Finished]) -> None:  # fmt: skip
+    """Run every lesson x seed task, saving each lesson's entry as soon as its runs are in.
+
+    Every finished run is also appended to ``benchmark.partial.jsonl``: an interrupted
+    benchmark keeps it, and the next one with the same settings starts where that stopped.
+    """
+    plan = {name: tasks_for(name, first_seed, seeds, quick) for name in names}
+    partial_file = out / "benchmark.partial.jsonl"
+    lines = partial_file.read_text().splitlines() if partial_file.exists() else []
+    runs = {row["key"]: row["run"] for row in map(json.loads, lines)}
+    todo = list(dict.fromkeys(t for tasks in plan.values() for t in tasks if t.key not in runs))
+    failed: set[str] = set()
+    saved: set[str] = set()
+    save_ready(out, plan, runs, failed, saved)  # lessons an interrupted benchmark finished
+    out.mkdir(parents=True, exist_ok=True)
+    for task, run in common.progress(finished(todo) if todo else [], "runs", total=len(todo)):
+        if run is None:
+            failed.add(task.key)
+        else:
+            runs[task.key] = run
+            with partial_file.open("a") as file:
+                file.write(json.dumps({"key": task.key, "run": run}) + "\n")
+        save_ready(out, plan, runs, failed, saved)
+    partial_file.unlink(missing_ok=True)
+
+
+def save_ready(out: Path, plan: dict[str, list[Task]], runs: dict[str, dict],
+               failed: set[str], saved: set[str]) -> None:  # fmt: skip
+    """Save the entry of every lesson whose tasks have all finished, once."""
+    for name, tasks in plan.items():
+        if name in saved or any(t.key not in runs and t.key not in failed for t in tasks):
+            continue
+        saved.add(name)
+        ok = [runs[t.key] for t in tasks if t.key in runs]
+        lost = [t.seed for t in tasks if t.key not in runs]
+        if ok:
+            save_entry(out, name, entry(name, ok, tasks[0].seeds, tasks[0].quick, lost))
+        else:
+            print(f"benchmark: no run of {name} finished; nothing saved", file=sys.stderr)
+
+
+def entry(name: str, runs: list[dict], seeds_per_run: int, quick: bool, lost: list[int]) -> dict:
+    """One lesson's entry in ``benchmark.json``: its target, the machine, the runs, a summary."""
     lesson = LESSONS[name]
-    if lesson.vectorised:
-        runs = [run_lesson(lesson, first_seed, quick=quick, seeds=seeds)]
-    else:
-        todo = common.progress(range(seeds), desc=name, total=seeds)
-        runs = [run_lesson(lesson, first_seed + k, quick=quick) for k in todo]
     return {
         "module": lesson.module,
         "metric": lesson.metric,
         "target_text": lesson.target_text,
         "reference": lesson.reference,
         "args": list(lesson.args) + (["--quick"] if quick else []),
-        "seeds_per_run": seeds if lesson.vectorised else 1,
+        "seeds_per_run": seeds_per_run,
         "date": dt.date.today().isoformat(),
         "machine": machine_description(),
-        "summary": summarise(lesson, runs),
+        "summary": summarise(lesson, runs) | ({"failed_seeds": lost} if lost else {}),
         "runs": runs,
     }
 
@@ -302,11 +458,13 @@ def main(argv: list[str] | None = None) -> dict:
     cfg, args = common.parse_config(parser, argv)
     names = args.lesson or sorted(LESSONS)
     out = ROOT / cfg.out  # an absolute path stays as it is
-    for name in names:
-        results = save_entry(out, name, measure(name, args.seed, cfg.seeds, args.quick))
+    use_ray = cfg.ray or bool(cfg.address)
+    finished = partial(run_on_ray, address=cfg.address) if use_ray else run_sequentially
+    run_grid(names, args.seed, cfg.seeds, args.quick, out, finished)
+    results = json.loads((out / "benchmark.json").read_text())
     plot_curves(results, ROOT / cfg.figure)
-    summaries = {name: results["lessons"][name]["summary"] for name in names}
-    return common.emit_metrics(summaries | {"out": str(out)})
+    summaries = {n: results["lessons"][n]["summary"] for n in names if n in results["lessons"]}
+    return common.emit_metrics(summaries | {"out": str(out), "ray": use_ray})
 
 
 if __name__ == "__main__":

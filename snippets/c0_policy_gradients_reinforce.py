@@ -26,11 +26,10 @@ from snippets import common, curves
 
 # --8<-- [start:config]
 @dataclass(frozen=True)
-class Config:
-    """Hyperparameters of REINFORCE on CartPole-v1 (the defaults are the benchmarked ones)."""
+class Hyperparameters:
+    """REINFORCE's settings, shared by this lesson and its JAX version (the benchmarked ones)."""
 
-    env_id: str = "CartPole-v1"  # a Gymnasium environment with discrete actions
-    episodes: common.PosInt = 1000  # total budget of episodes
+    episodes: common.PosInt = 1000  # episodes per seed (JAX: a multiple of batch_episodes)
     batch_episodes: common.PosInt = 5  # episodes per gradient step: less noise, fewer steps
     gamma: common.Prob = 0.99  # discount of the reward-to-go
     learning_rate: common.PosFloat = 1e-2  # Adam step size
@@ -38,6 +37,13 @@ class Config:
     baseline: bool = True  # subtract the leave-one-out, per-time-step baseline
     normalize: bool = True  # scale advantages to unit standard deviation
     entropy_coef: common.NonNegFloat = 0.0  # weight of the entropy bonus (0: off)
+
+
+@dataclass(frozen=True)
+class Config(Hyperparameters):
+    """Hyperparameters of REINFORCE in PyTorch, and the environment it trains on."""
+
+    env_id: str = "CartPole-v1"  # a Gymnasium environment with discrete actions
 
 
 # --8<-- [end:config]
@@ -156,17 +162,18 @@ def advantages_from_returns(
     Returns:
         Advantages of shape ``(N, T)``, zero on padding.
     """
+    xp = returns.__array_namespace__()  # NumPy here, jax.numpy when the JAX lesson calls it
     adv = returns * mask
     if baseline:
         # lead[i, j, t] = G_it - G_jt: episode i's lead over episode j (j still running at t)
         lead = (returns[:, None, :] - returns[None, :, :]) * mask[None, :, :]
         others = mask.sum(axis=0, keepdims=True) - mask  # other episodes running at t
-        mean_lead = lead.sum(axis=1) / np.maximum(others, 1)  # = G_it - mean of the others
-        adv = np.where(others > 0, mean_lead, returns) * mask
+        mean_lead = lead.sum(axis=1) / xp.maximum(others, 1)  # = G_it - mean of the others
+        adv = xp.where(others > 0, mean_lead, returns) * mask
     if normalize:
         n = mask.sum()
         mean = adv.sum() / n
-        std = np.sqrt((((adv - mean) * mask) ** 2).sum() / n)
+        std = xp.sqrt((((adv - mean) * mask) ** 2).sum() / n)
         adv = adv / (std + 1e-8)
     return adv
 
@@ -325,25 +332,34 @@ def plot_runs(runs: Sequence[dict], cfg: Config, path: str, seeds: Sequence[int]
 # --8<-- [end:plot]
 
 
-def summarise(runs: Sequence[dict], seeds: Sequence[int], cfg: Config) -> dict:
-    """The JSON line: per seed, when the 100-episode mean first reached 475 and where it ended."""
-    per_seed = [
-        {
-            "seed": seed,
-            "solved_at": curves.first_solved(run["returns"]),
-            "best_mean_return": curves.best_mean_return(run["returns"]),
-            "final_mean_return": float(np.mean(run["returns"][-curves.SOLVED_WINDOW :])),
-            "steps": int(sum(run["lengths"])),
-            "seconds": run["seconds"],
-            "cpu_seconds": run["cpu_seconds"],
-        }
-        for seed, run in zip(seeds, runs, strict=True)
-    ]
+def seed_summary(returns: Sequence[float]) -> dict:
+    """One seed's run: when its 100-episode mean first reached 475, its best and its last."""
     return {
-        "episodes": cfg.episodes,
+        "solved_at": curves.first_solved(returns),
+        "best_mean_return": curves.best_mean_return(returns),
+        "final_mean_return": float(np.mean(returns[-curves.SOLVED_WINDOW :])),
+    }
+
+
+def seeds_summary(per_seed: Sequence[dict]) -> dict:
+    """Over the seeds' :func:`seed_summary`: how many reached 475, mean best and final means."""
+    return {
         "seeds_solved": sum(r["solved_at"] is not None for r in per_seed),
         "best_mean_return": float(np.mean([r["best_mean_return"] for r in per_seed])),
         "final_mean_return": float(np.mean([r["final_mean_return"] for r in per_seed])),
+    }
+
+
+def summarise(runs: Sequence[dict], seeds: Sequence[int], cfg: Config) -> dict:
+    """The JSON line: per seed, when the 100-episode mean first reached 475 and where it ended."""
+    per_seed = [
+        {"seed": seed, **seed_summary(run["returns"]), "steps": int(sum(run["lengths"])),
+         "seconds": run["seconds"], "cpu_seconds": run["cpu_seconds"]}
+        for seed, run in zip(seeds, runs, strict=True)
+    ]  # fmt: skip
+    return {
+        "episodes": cfg.episodes,
+        **seeds_summary(per_seed),
         "seconds": float(sum(r["seconds"] for r in per_seed)),
         "runs": per_seed,
         "config": {k: v for k, v in asdict(cfg).items() if k != "env_id"},
@@ -351,16 +367,26 @@ def summarise(runs: Sequence[dict], seeds: Sequence[int], cfg: Config) -> dict:
 
 
 # --8<-- [start:main]
+def command_line(
+    config_cls: type, doc: str | None, module: str, quick: dict, seeds: int, seeds_help: str
+) -> common.LessonParser:
+    """The flags of both C0 commands: the Config's (``--lr`` for short), ``--seeds``, ``--curve``."""
+    parser = common.config_parser(
+        config_cls, doc, prog=f"python -m snippets.{module}",
+        quick=quick, aliases={"learning_rate": "--lr"},
+    )  # fmt: skip
+    parser.add_argument("--seeds", type=common.positive_int, default=seeds, help=seeds_help)
+    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Train REINFORCE on CartPole-v1 for one or several seeds and print the metrics."""
-    parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.c0_policy_gradients_reinforce",
-        quick={"episodes": 30}, aliases={"learning_rate": "--lr"},
+    parser = command_line(
+        Config, __doc__, "c0_policy_gradients_reinforce", quick={"episodes": 30},
+        seeds=1, seeds_help="number of seeds to train: seed, seed+1, ... (default 1)",
     )  # fmt: skip
-    parser.add_argument("--seeds", type=common.positive_int, default=1,
-                        help="number of seeds to train: seed, seed+1, ... (default 1)")  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
-    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # a tiny network: one thread is fastest and fair to neighbours
     seeds = [args.seed + k for k in range(args.seeds)]

@@ -19,7 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snippets import c0_policy_gradients_reinforce as reinforce
 from snippets import common, curves
+from snippets.c0_policy_gradients_reinforce import advantages_from_returns
 
 # --8<-- [end:imports]
 
@@ -28,17 +30,9 @@ Params = dict[str, jax.Array]
 
 # --8<-- [start:config]
 @dataclass(frozen=True)
-class Config:
-    """Hyperparameters; the shared fields have the same defaults as the PyTorch lesson."""
+class Config(reinforce.Hyperparameters):
+    """The PyTorch lesson's hyperparameters, and two settings of the compiled episode loop."""
 
-    episodes: common.PosInt = 1000  # episodes per seed, a multiple of batch_episodes
-    batch_episodes: common.PosInt = 5  # episodes per gradient step
-    gamma: common.Prob = 0.99  # discount of the reward-to-go
-    learning_rate: common.PosFloat = 1e-2  # Adam step size
-    hidden: common.PosInt = 32  # width of the policy's one hidden layer
-    baseline: bool = True  # subtract the leave-one-out, per-time-step baseline
-    normalize: bool = True  # scale advantages to unit standard deviation
-    entropy_coef: common.NonNegFloat = 0.0  # weight of the entropy bonus (0: off)
     max_steps: common.PosInt = 500  # CartPole-v1's time limit: every scanned episode's length
     parallel_episodes: bool = True  # vmap a batch's episodes (False: one after another)
 
@@ -189,28 +183,6 @@ def discounted_returns(rewards: jax.Array, gamma: float) -> jax.Array:
 
 
 # --8<-- [end:returns]
-
-
-# --8<-- [start:baseline]
-def advantages_from_returns(
-    returns: jax.Array, mask: jax.Array, baseline: bool = True, normalize: bool = True
-) -> jax.Array:
-    """Leave-one-out per-time-step baseline and normalisation, as in the PyTorch lesson."""
-    adv = returns * mask
-    if baseline:
-        lead = (returns[:, None, :] - returns[None, :, :]) * mask[None, :, :]
-        others = mask.sum(0, keepdims=True) - mask
-        mean_lead = lead.sum(1) / jnp.maximum(others, 1.0)
-        adv = jnp.where(others > 0, mean_lead, returns) * mask
-    if normalize:
-        n = mask.sum()
-        mean = adv.sum() / n
-        std = jnp.sqrt((((adv - mean) * mask) ** 2).sum() / n)
-        adv = adv / (std + 1e-8)
-    return adv
-
-
-# --8<-- [end:baseline]
 
 
 # --8<-- [start:loss]
@@ -386,35 +358,20 @@ def plot_ablation(results: dict[str, np.ndarray], path: str) -> str:
 def summarise(returns: np.ndarray, seeds: list[int], cfg: Config) -> dict[str, Any]:
     """The JSON line: per seed, when the 100-episode mean first reached 475 and where it ended."""
     per_seed = [
-        {
-            "seed": seed,
-            "solved_at": curves.first_solved(r),
-            "best_mean_return": curves.best_mean_return(r),
-            "final_mean_return": float(r[-curves.SOLVED_WINDOW :].mean()),
-        }
-        for seed, r in zip(seeds, returns, strict=True)
+        {"seed": seed, **reinforce.seed_summary(r)} for seed, r in zip(seeds, returns, strict=True)
     ]
-    return {
-        "episodes": cfg.episodes,
-        "seeds_solved": sum(r["solved_at"] is not None for r in per_seed),
-        "best_mean_return": float(np.mean([r["best_mean_return"] for r in per_seed])),
-        "final_mean_return": float(np.mean([r["final_mean_return"] for r in per_seed])),
-        "runs": per_seed,
-        "config": asdict(cfg),
-    }
+    summary = reinforce.seeds_summary(per_seed)
+    return {"episodes": cfg.episodes, **summary, "runs": per_seed, "config": asdict(cfg)}
 
 
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Train REINFORCE in JAX on several seeds at once, and optionally the ablation."""
-    parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.c0_policy_gradients_reinforce_jax",
-        quick={"episodes": 20}, aliases={"learning_rate": "--lr"},
+    parser = reinforce.command_line(
+        Config, __doc__, "c0_policy_gradients_reinforce_jax", quick={"episodes": 20},
+        seeds=5, seeds_help="seeds trained together in one vmapped call (default 5)",
     )  # fmt: skip
-    parser.add_argument("--seeds", type=common.positive_int, default=5,
-                        help="seeds trained together in one vmapped call (default 5)")  # fmt: skip
     parser.add_argument("--ablation", metavar="PATH", help="train the ablation; save its figure")
-    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
     cfg, args = common.parse_config(parser, argv)
     if cfg.episodes % cfg.batch_episodes:
         parser.error(f"argument --episodes: must be a multiple of {cfg.batch_episodes}, got {cfg.episodes}")  # fmt: skip

@@ -283,12 +283,7 @@ def train_a2c(cfg: Config, seed: int) -> tuple[A2C, RunResult]:
         "MlpPolicy",  # actor and critic: two 64-64 tanh MLPs on the 4 CartPole numbers
         envs,
         learning_rate=lr,
-        n_steps=cfg.n_steps,
-        gamma=cfg.gamma,
-        gae_lambda=cfg.gae_lambda,
-        ent_coef=cfg.ent_coef,
-        vf_coef=cfg.vf_coef,
-        max_grad_norm=cfg.max_grad_norm,
+        **common.config_kwargs(cfg, "n_steps gamma gae_lambda ent_coef vf_coef max_grad_norm"),
         seed=seed,
         device="cpu",  # small MLPs: the CPU beats a GPU here
     )

@@ -170,24 +170,35 @@ def median_iqr(values: list[float], fmt: str = "{:.0f}") -> str:
     return f"{fmt.format(median)} [{fmt.format(q25)}, {fmt.format(q75)}]"
 
 
+def markdown_table(header: str, rows: list[str]) -> str:
+    """A Markdown table: the header row, the rule under it (one cell a column), the rows."""
+    rule = "|---" * (header.count("|") - 1) + "|"
+    return "\n".join([header, rule, *rows]) + "\n"
+
+
+def seed_metrics(entry: dict) -> list[dict]:
+    """What each seed's run of a benchmark entry measured (its JSON line)."""
+    return [run["metrics"] for run in entry["runs"]]
+
+
 def render_compared(*entries: tuple[str, dict]) -> str:
     """REINFORCE, A2C and PPO: each lesson's benchmark headline, from its record alone.
 
     Args:
         entries: ``(name, entry)`` of ``results/benchmark.json``'s lessons, in table order.
     """
-    lines = [
+    header = (
         "| method | what the benchmark measures | median [IQR] over seeds "
-        "| seeds meeting the target | wall time per seed (median) |",
-        "|---|---|---|---|---|",
-    ]
+        "| seeds meeting the target | wall time per seed (median) |"
+    )
+    rows = []
     for name, e in entries:
         s = e["summary"]
-        lines.append(
+        rows.append(
             f"| {COMPARED[name]} | {e['target_text']} | {s['median']:g} [{s['q25']:g}, {s['q75']:g}] "
             f"| {s['met']} / {s['seeds']} | {s['median_wall_seconds']:g} s |"
         )
-    return "\n".join(lines) + "\n"
+    return markdown_table(header, rows)
 
 
 def relapses(evals: list[float], solved: float = 475.0) -> tuple[int, int]:
@@ -202,14 +213,14 @@ def relapses(evals: list[float], solved: float = 475.0) -> tuple[int, int]:
 
 def render_variants(*entries: tuple[str, dict]) -> str:
     """PPO from scratch, SB3's PPO and the ablations: kept and final agents over seeds."""
-    lines = [
+    header = (
         "| PPO on CartPole-v1, 100k steps | kept agent, median [IQR] | final agent, median [IQR] "
         "| seeds: kept ≥ 475 | seeds: final ≥ 475 | first evaluation ≥ 475 "
-        "| later evaluations < 475 | CPU time per seed |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+        "| later evaluations < 475 | CPU time per seed |"
+    )
+    rows = []
     for name, e in entries:
-        runs = [run["metrics"] for run in e["runs"]]
+        runs = seed_metrics(e)
         kept = [m["kept_mean_return"] for m in runs]
         final = [m["final_mean_return"] for m in runs]
         solved = sorted(m["first_solved_step"] for m in runs if m["first_solved_step"] is not None)
@@ -217,13 +228,13 @@ def render_variants(*entries: tuple[str, dict]) -> str:
         dips, after = (
             sum(x) for x in zip(*(relapses(m["eval_returns"]) for m in runs), strict=True)
         )
-        lines.append(
+        rows.append(
             f"| {VARIANTS[name]} | {median_iqr(kept)} | {median_iqr(final)} "
             f"| {sum(k >= 475 for k in kept)} / {len(runs)} | {sum(f >= 475 for f in final)} / {len(runs)} "
             f"| {when if solved else 'never'} | {dips} of {after} "
             f"| {median_iqr([m['cpu_seconds'] for m in runs])} s |"
         )
-    return "\n".join(lines) + "\n"
+    return markdown_table(header, rows)
 
 
 # Each table: its file under results/, its renderer and the benchmark entries it reads.

@@ -272,6 +272,12 @@ class RunResult:
     final_eval: float = 0.0  # the last weights on the same fresh episodes
     seconds: float = 0.0
 
+    def log_episodes(self, rollout: Rollout, step: int, n_envs: int) -> None:
+        """Record the training episodes that ended in a rollout begun at env step ``step``."""
+        for t, episode_return in rollout.episodes:
+            self.episode_steps.append(step + (t + 1) * n_envs)
+            self.episode_returns.append(episode_return)
+
 
 class Keeper:
     """Evaluate every ``cfg.eval_every`` steps and keep a copy of the best weights so far."""
@@ -314,6 +320,21 @@ def schedule(cfg: Config, progress_remaining: float) -> tuple[float, float]:
     return lr, cfg.clip_coef * (progress_remaining if cfg.anneal_clip else 1.0)
 
 
+def learn(
+    agent: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout, cfg: Config,
+    progress_remaining: float,
+) -> dict[str, float]:  # fmt: skip
+    """Learn from one rollout: anneal, estimate advantages, update; returns ppo_update's stats."""
+    lr, clip_coef = schedule(cfg, progress_remaining)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    advantages, returns = gae_advantages(
+        rollout.rewards, rollout.values, rollout.next_values,
+        rollout.terminated, rollout.truncated, cfg.gamma, cfg.gae_lambda,
+    )  # fmt: skip
+    return ppo_update(agent, optimizer, rollout, advantages, returns, cfg, clip_coef)
+
+
 def train(cfg: Config, seed: int) -> tuple[Agent, RunResult]:
     """PPO from scratch: collect, estimate advantages, update for several epochs, repeat."""
     common.seed_everything(seed)
@@ -327,20 +348,10 @@ def train(cfg: Config, seed: int) -> tuple[Agent, RunResult]:
     with common.Stopwatch() as clock:
         while step < cfg.total_timesteps:
             rollout, obs = collect_rollout(envs, agent, obs, cfg.n_steps)
-            for t, episode_return in rollout.episodes:
-                result.episode_steps.append(step + (t + 1) * cfg.n_envs)
-                result.episode_returns.append(episode_return)
+            result.log_episodes(rollout, step, cfg.n_envs)
             step += cfg.n_steps * cfg.n_envs
-            lr, clip_coef = schedule(cfg, max(0.0, 1.0 - step / cfg.total_timesteps))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            advantages, returns = gae_advantages(
-                rollout.rewards, rollout.values, rollout.next_values,
-                rollout.terminated, rollout.truncated, cfg.gamma, cfg.gae_lambda,
-            )  # fmt: skip
-            result.updates.append(
-                ppo_update(agent, optimizer, rollout, advantages, returns, cfg, clip_coef)
-            )
+            progress_remaining = max(0.0, 1.0 - step / cfg.total_timesteps)
+            result.updates.append(learn(agent, optimizer, rollout, cfg, progress_remaining))
             keeper(step, agent.greedy, agent)
     result.seconds = clock.seconds
     keeper.score(agent.greedy, agent, seed)

@@ -26,7 +26,6 @@ from torch import nn
 from snippets import c2_proximal_policy_optimization_ppo as c2_losses
 from snippets import c2_proximal_policy_optimization_ppo_cartpole as c2
 from snippets import common
-from snippets.c1_actor_critic_methods_a2c import gae_advantages
 
 # --8<-- [end:imports]
 
@@ -210,22 +209,12 @@ def train_ppo(cfg: Config, seed: int) -> tuple[GaussianAgent, c2.RunResult]:
     with common.Stopwatch() as clock:
         while step < cfg.ppo_timesteps:
             rollout, obs = c2.collect_rollout(envs, agent, obs, cfg.n_steps)
-            for t, episode_return in rollout.episodes:
-                result.episode_steps.append(step + (t + 1) * cfg.n_envs)
-                result.episode_returns.append(episode_return)
+            result.log_episodes(rollout, step, cfg.n_envs)
             step += cfg.n_steps * cfg.n_envs
             if cfg.normalize_reward:  # new: rewards of order 1 for the critic
                 rollout.rewards = scaler(rollout.rewards, rollout.terminated | rollout.truncated)
-            lr, clip_coef = c2.schedule(cfg, max(0.0, 1.0 - step / cfg.ppo_timesteps))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            advantages, returns = gae_advantages(
-                rollout.rewards, rollout.values, rollout.next_values,
-                rollout.terminated, rollout.truncated, cfg.gamma, cfg.gae_lambda,
-            )  # fmt: skip
-            result.updates.append(
-                c2.ppo_update(agent, optimizer, rollout, advantages, returns, cfg, clip_coef)
-            )
+            progress_remaining = max(0.0, 1.0 - step / cfg.ppo_timesteps)
+            result.updates.append(c2.learn(agent, optimizer, rollout, cfg, progress_remaining))
             if cfg.normalize_obs:  # new: after the update, so pi_old and the update saw one scale
                 agent.norm.update(rollout.obs.reshape(-1, rollout.obs.shape[-1]))
             keeper(step, agent.greedy, agent)
@@ -327,7 +316,7 @@ def plot_benchmark(path: str, *entries: tuple[str, dict]) -> str:
 
     fig, ax = plt.subplots()
     for name, entry in entries:
-        runs = [run["metrics"] for run in entry["runs"]]
+        runs = c2_losses.seed_metrics(entry)
         x = runs[0]["eval_steps"]
         q25, median, q75 = np.percentile([m["eval_returns"] for m in runs], [25, 50, 75], axis=0)
         ax.plot(x, median, marker=".", label=f"{BENCHMARK[name]}, median of {len(runs)} seeds")
@@ -342,22 +331,22 @@ def plot_benchmark(path: str, *entries: tuple[str, dict]) -> str:
 
 def render_report(*entries: tuple[str, dict]) -> str:
     """The page's table: both algorithms over seeds, from the benchmark's records alone."""
-    lines = [
+    header = (
         "| Pendulum-v1 | target | kept agent, median [IQR] | final agent, median [IQR] "
-        "| seeds meeting the target | kept agent of each seed | CPU time per seed |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "| seeds meeting the target | kept agent of each seed | CPU time per seed |"
+    )
+    rows = []
     for name, e in entries:
-        runs = [run["metrics"] for run in e["runs"]]
+        runs = c2_losses.seed_metrics(e)
         kept = [m["kept_mean_return"] for m in runs]
         each = ", ".join(f"{k:.0f}" for k in kept)
-        lines.append(
+        rows.append(
             f"| {BENCHMARK[name]} | {e['target_text']} | {c2_losses.median_iqr(kept)} "
             f"| {c2_losses.median_iqr([m['final_mean_return'] for m in runs])} "
             f"| {e['summary']['met']} / {len(runs)} | {each} "
             f"| {c2_losses.median_iqr([m['cpu_seconds'] for m in runs])} s |"
         )
-    return "\n".join(lines) + "\n"
+    return c2_losses.markdown_table(header, rows)
 
 
 def from_benchmark(figure: str | None, report: str | None) -> dict:

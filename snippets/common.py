@@ -244,6 +244,11 @@ def progress(
     gets no carriage-return residue. ``RL_COURSE_PROGRESS=0`` silences it everywhere (the
     tests do), ``RL_COURSE_PROGRESS=1`` shows it everywhere.
     """
+    yield from progress_bar(desc, total, iterable, **kwargs)
+
+
+def progress_bar(desc: str, total: int | None, iterable: Iterable | None = None, **kwargs: Any):
+    """The tqdm bar behind :func:`progress`; without ``iterable``, advance it with ``update()``."""
     from tqdm import tqdm
 
     setting = os.environ.get("RL_COURSE_PROGRESS", "")
@@ -252,7 +257,7 @@ def progress(
     else:
         isatty = getattr(sys.stderr, "isatty", None)
         disable = not (callable(isatty) and isatty())
-    yield from tqdm(
+    return tqdm(
         iterable, desc=desc, total=total, file=sys.stderr, disable=disable, leave=False, **kwargs
     )
 
@@ -330,13 +335,19 @@ Prob = Annotated[float, Range(0, 1)]  # probabilities, discounts, fractions, λ
 
 
 def _help_comments(cls: type) -> dict[str, str]:
-    """Read each field's trailing ``# comment`` in the class source: it becomes the help."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):  # pragma: no cover - classes defined in a REPL
-        return {}
-    found = re.finditer(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+?)\s*$", source, re.M)
-    return {m[1]: m[2] for m in found}
+    """Read each field's trailing ``# comment`` in the class source: it becomes the help.
+
+    A Config that extends another dataclass also reads its bases' sources (bases first).
+    """
+    helps: dict[str, str] = {}
+    for klass in reversed(cls.__mro__[:-1]):  # every class but ``object``
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):  # pragma: no cover - classes defined in a REPL
+            continue
+        found = re.finditer(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+?)\s*$", source, re.M)
+        helps |= {m[1]: m[2] for m in found}
+    return helps
 
 
 def _parse_value(kind: type, bounds: Range | None, flag: str) -> Callable[[str], Any]:
@@ -445,6 +456,14 @@ def parse_config(
     if "seed" in names:
         config = dataclasses.replace(config, seed=args.seed)
     return config, args
+
+
+def config_kwargs(config: Any, names: str) -> dict[str, Any]:
+    """Config fields as keyword arguments, for a library that takes them under the same names.
+
+    ``config_kwargs(cfg, "gamma n_steps")`` is ``{"gamma": cfg.gamma, "n_steps": cfg.n_steps}``.
+    """
+    return {name: getattr(config, name) for name in names.split()}
 
 
 # --8<-- [end:config-cli]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from snippets import a2_rl_ecosystem_overview as a2
 from snippets import common, curves
 
 # --8<-- [end:imports]
@@ -65,22 +66,11 @@ def make_model(cfg: Config, seed: int) -> Any:
 
 # --8<-- [start:evaluate]
 def evaluate(model: Any, cfg: Config, episodes: int, seed: int) -> np.ndarray:
-    """Returns of ``episodes`` greedy episodes, episode i reset with seed ``seed + i``."""
-    import gymnasium as gym
+    """Returns of ``episodes`` greedy episodes, episode i reset with seed ``seed + i``.
 
-    env = gym.make(cfg.env_id)
-    returns = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        total, done = 0.0, False
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(int(action))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    return np.array(returns)
+    The loop is A2's :func:`~snippets.a2_rl_ecosystem_overview.evaluate`, on ``cfg.env_id``.
+    """
+    return a2.evaluate(model, cfg.env_id, episodes, seed)
 
 
 # --8<-- [end:evaluate]

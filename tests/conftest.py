@@ -89,3 +89,13 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest'
     if _SECONDS:
         shares = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(_SECONDS.items()))
         terminalreporter.write_line(f"seconds per chapter (and shared tests): {shares}")
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray for every test that needs it (starting Ray takes several seconds)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()

@@ -68,3 +68,77 @@ def test_cli_runs_a_lesson_and_writes_json_and_table(tmp_path: Path):
     assert [r["seed"] for r in runs] == [0, 1]
     assert runs[0]["metrics"]["v_star_cell_0_1"] == pytest.approx(24.4, abs=0.05)
     assert (tmp_path / "table.md").read_text() == benchmark.render_table(written)
+
+
+# The grid: sequential or on Ray, a failed run is retried once and finished runs are kept.
+QUICK_PAIR = ["a3", "b1-4x4"]
+
+
+def numbers(out: Path) -> dict:
+    """Every run's metrics by lesson and seed, without the timings (which no seed fixes)."""
+    lessons = json.loads((out / "benchmark.json").read_text())["lessons"]
+    return {
+        name: [(r["seed"], {k: v for k, v in r["metrics"].items() if "seconds" not in k})
+               for r in e["runs"]]  # fmt: skip
+        for name, e in lessons.items()
+    }
+
+
+def test_ray_and_sequential_grids_give_the_same_numbers_for_the_same_seeds(tmp_path, local_ray):
+    for name, finished in (("seq", benchmark.run_sequentially), ("ray", benchmark.run_on_ray)):
+        benchmark.run_grid(QUICK_PAIR, 0, 2, True, tmp_path / name, finished)
+    on_ray = numbers(tmp_path / "ray")
+    assert on_ray == numbers(tmp_path / "seq")
+    assert sorted(on_ray) == QUICK_PAIR and [s for s, _ in on_ray["a3"]] == [0, 1]
+    runs = json.loads((tmp_path / "ray" / "benchmark.json").read_text())["lessons"]["a3"]["runs"]
+    assert all(len(run["node"]) == 8 for run in runs)  # each run says which Ray node ran it
+    assert not (tmp_path / "ray" / "benchmark.partial.jsonl").exists()
+
+
+def test_a_failing_ray_task_is_retried_once_and_the_others_still_finish(local_ray, capsys):
+    good = benchmark.tasks_for("a3", 0, 1, quick=True)[0]
+    bad = benchmark.Task("no_such_lesson", (), False, 0, True, 1)
+    finished = list(benchmark.run_on_ray([bad, good]))
+    assert [(task, run is None) for task, run in finished if task == bad] == [(bad, True)]
+    assert [run["metrics"]["v_star_cell_0_1"] for task, run in finished if task == good] == [
+        pytest.approx(24.4, abs=0.05)
+    ]
+    err = capsys.readouterr().err
+    assert "no_such_lesson seed 0 failed" in err
+    assert "retrying once" in err and "giving up on this run" in err
+
+
+def test_an_interrupted_grid_keeps_its_runs_and_the_next_one_starts_where_it_stopped(tmp_path):
+    calls = []
+
+    def interrupted(tasks):
+        for task, run in benchmark.run_sequentially(tasks):
+            calls.append(task.seed)
+            yield task, run
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.run_grid(["a3"], 0, 3, True, tmp_path, interrupted)
+    assert len((tmp_path / "benchmark.partial.jsonl").read_text().splitlines()) == 2
+    assert not (tmp_path / "benchmark.json").exists()  # a3 is not complete: no entry yet
+    calls.clear()
+    benchmark.run_grid(["a3"], 0, 3, True, tmp_path, interrupted)
+    assert calls == [2]  # only the missing seed ran
+    assert [s for s, _ in numbers(tmp_path)["a3"]] == [0, 1, 2]
+    assert not (tmp_path / "benchmark.partial.jsonl").exists()
+
+
+def test_a_run_failing_twice_is_reported_and_the_entry_keeps_the_other_seeds(tmp_path, monkeypatch):
+    real = benchmark.run_task
+
+    def flaky(task, env=None):
+        if task.seed == 1:
+            raise RuntimeError("boom")
+        return real(task, env)
+
+    monkeypatch.setattr(benchmark, "run_task", flaky)
+    benchmark.run_grid(["a3"], 0, 3, True, tmp_path, benchmark.run_sequentially)
+    entry = json.loads((tmp_path / "benchmark.json").read_text())["lessons"]["a3"]
+    assert [r["seed"] for r in entry["runs"]] == [0, 2]
+    assert entry["summary"]["failed_seeds"] == [1] and entry["summary"]["seeds"] == 2

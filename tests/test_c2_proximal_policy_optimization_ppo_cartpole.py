@@ -92,12 +92,3 @@ def test_cli_quick_prints_one_json_line(tmp_path, capsys):
     assert (tmp_path / "run.png").stat().st_size > 10_000
     assert metrics["timesteps"] == 8_192 and metrics["config"]["anneal_clip"] is False
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == metrics
-
-
-@pytest.mark.parametrize(("flag", "value"), [("--clip-coef", "0"), ("--impl", "cleanrl")])
-def test_bad_input_exits_2_with_one_line_naming_the_flag(flag, value, capsys):
-    with pytest.raises(SystemExit) as exc:
-        ppo.main([flag, value])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and flag in err

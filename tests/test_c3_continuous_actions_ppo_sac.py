@@ -124,12 +124,3 @@ def test_the_pages_table_renders_exactly_from_the_committed_benchmark_results(tm
         "results/c3_pendulum.md is stale: run `uv run python -m snippets.c3_continuous_actions_ppo_sac "
         "--report results`"
     )
-
-
-@pytest.mark.parametrize(("flag", "value"), [("--gamma", "1.5"), ("--algo", "td3")])
-def test_bad_input_exits_2_with_one_line_naming_the_flag(flag, value, capsys):
-    with pytest.raises(SystemExit) as exc:
-        c3.main([flag, value])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and flag in err

@@ -56,7 +56,10 @@ c1_actor_critic_methods_a2c                   --load-runs /no/such.json
 c2_proximal_policy_optimization_ppo           --clip-coef 1.5
 c2_proximal_policy_optimization_ppo_cartpole  --timesteps 0
 c2_proximal_policy_optimization_ppo_cartpole  --gamma 2
+c2_proximal_policy_optimization_ppo_cartpole  --clip-coef 0
+c2_proximal_policy_optimization_ppo_cartpole  --impl cleanrl
 c3_continuous_actions_ppo_sac                 --algo dqn
+c3_continuous_actions_ppo_sac                 --algo td3
 c3_continuous_actions_ppo_sac                 --gamma 1.5
 d1_reward_modeling_concepts                   --pairs 0
 d2_rlhf_llm_with_pytorch                      --kl-coef -1
@@ -66,6 +69,8 @@ d3_grpo_rloo_and_dpo.rlvr                     --correct-fraction 2
 e0_debugging_common_pitfalls                  --seeds 0
 e0_debugging_common_pitfalls                  --pitfall typo
 e0_debugging_common_pitfalls                  --iterations x
+e0_debugging_common_pitfalls.sweep            --seeds 0
+e0_debugging_common_pitfalls.sweep            --learning-rates 0.01,-1      | '-1' is not a positive number
 e1_ethical_considerations_rl                  --gamma 1.5
 e1_ethical_considerations_rl                  --bonus -1
 e1_ethical_considerations_rl                  --trials 0

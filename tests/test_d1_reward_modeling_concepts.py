@@ -132,14 +132,3 @@ def test_cli_quick_prints_metrics():
                 "truth_accuracy", "inter_annotator", "seconds"}  # fmt: skip
     assert expected <= metrics.keys()
     assert metrics["pairs"] == 500  # the --quick preset
-
-
-def test_cli_rejects_zero_pairs_in_one_line(capsys):
-    # in-process: the same parser and exit path as the command line, without a second
-    # interpreter importing torch
-    with pytest.raises(SystemExit) as exit_info:
-        d1.main(["--pairs", "0"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "--pairs" in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1

@@ -290,3 +290,19 @@ def test_python_dash_m_runs_the_package():
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert list(metrics) == ["autoreset", "cem", "seconds", "cpu_seconds"]
     assert metrics["autoreset"]["broken"] > 0 == metrics["autoreset"]["fixed"]
+
+
+# ---- the learning-rate sweep on Ray Tune ----------------------------------------------------
+def test_a_2x2_tune_sweep_scores_every_trial_as_c0_would_for_that_seed(local_ray, capsys):
+    from snippets import c0_policy_gradients_reinforce as c0
+    from snippets.e0_debugging_common_pitfalls import sweep
+
+    metrics = sweep.main(["--quick"])  # 2 rates x 2 seeds, 20 episodes each
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == metrics
+    assert metrics["learning_rates"] == [0.003, 0.03] and metrics["seeds"] == [0, 1]
+    assert metrics["failed_trials"] == 0
+    # Same seed, same numbers: the trial for (0.03, seed 1) is C0's own run.
+    returns = c0.train(c0.Config(episodes=20, learning_rate=0.03), 1, show_progress=False)["returns"]
+    assert metrics["score"][1][1] == pytest.approx(np.mean(returns[-10:]), abs=1e-4)
+    assert len({s for row in metrics["score"] for s in row}) == 4  # every trial its own run
+

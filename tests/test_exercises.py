@@ -1,14 +1,18 @@
-"""Every grader is proven: the untouched stub fails it and the lesson's own function passes it.
+"""Every grader is proven: the file `start` writes fails it and the lesson's own function passes.
 
-Also: each stub is a faithful copy of the lesson function (same signature and docstring),
-every hands-on lesson has an exercise, each page offers its exercises with the command and the
-included solution, and the hints name the likely mistake for a few classic bugs.
+Also: `start` copies each lesson function's signature and docstring exactly and never writes
+over the reader's work, `check` says to start first where there is no file yet, the reader's
+files are git-ignored, every hands-on lesson has an exercise, each page offers its exercises
+with the commands and the included solution, and the hints name a few classic bugs.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,9 +31,17 @@ ALL = exercises()
 BRIEF = {"a3", "b0", "b1", "b2", "b3", "c0", "c1", "c2", "c3", "d1", "d2", "d3"}
 
 
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where `start all` wrote every lesson's exercise file, as a reader would."""
+    folder = tmp_path_factory.mktemp("started")
+    assert main(["start", "all", "--dir", str(folder)]) == 0
+    return folder
+
+
 @pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
-def test_the_untouched_stub_fails_its_grader(ex: Exercise) -> None:
-    result = grade(ex, ex.stub())
+def test_the_started_stub_fails_its_grader(ex: Exercise, started: Path) -> None:
+    result = grade(ex, ex.stub(started))
     assert result.status == "todo", result.report
     assert "NotImplementedError" in result.report
 
@@ -41,12 +53,111 @@ def test_the_lessons_own_function_passes_its_grader(ex: Exercise) -> None:
     assert result.passed >= 2, "a grader needs at least two cases"
 
 
+def lesson_head(function) -> list[str]:
+    """The lesson's own lines of ``function`` from ``def`` to the line that closes its docstring."""
+    lines, _ = inspect.getsourcelines(inspect.unwrap(function))
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("def "))
+    opened = next(i for i in range(start, len(lines)) if '"""' in lines[i])
+    closed = opened if lines[opened].count('"""') == 2 else opened + 1
+    while '"""' not in lines[closed]:
+        closed += 1
+    return [line.rstrip("\n") for line in lines[start : closed + 1]]
+
+
 @pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
-def test_each_stub_copies_the_lesson_signature_and_docstring(ex: Exercise) -> None:
-    stub, solution = ex.stub(), ex.solution()
-    again = f"copy {ex.function}'s signature and docstring from snippets/{ex.stem} into exercises/{ex.stem}.py"
-    assert str(inspect.signature(stub)) == str(inspect.signature(solution)), again
-    assert inspect.getdoc(stub) == inspect.getdoc(solution), again
+def test_start_copies_the_lesson_signature_and_docstring_exactly(
+    ex: Exercise, started: Path
+) -> None:
+    text = ex.path(started).read_text(encoding="utf-8").splitlines()
+    head = lesson_head(ex.solution())
+    at = text.index(head[0])
+    assert text[at : at + len(head)] == head
+    assert text[at + len(head)] == f"    # TODO: {ex.todo}"
+    assert text[at + len(head) + 1] == f'    raise NotImplementedError("{ex.function}")'
+    stub, solution = ex.stub(started), ex.solution()
+    assert str(inspect.signature(stub)) == str(inspect.signature(solution))
+    assert inspect.getdoc(stub) == inspect.getdoc(inspect.unwrap(solution))
+
+
+def test_start_writes_a_header_with_the_check_command(started: Path) -> None:
+    text = (started / "b1_tabular_q_learning.py").read_text(encoding="utf-8")
+    assert text.startswith('"""Exercises for lesson B1 · Tabular Q-learning on FrozenLake.')
+    assert "uv run python -m exercises check b1\n" in text
+    for ex in exercises("b1"):
+        assert re.search(rf"^    {ex.function} +{re.escape(ex.title)}$", text, re.M), ex.id
+
+
+def test_start_never_writes_over_the_readers_file(tmp_path: Path, capsys) -> None:
+    assert main(["start", "b1", "--into", str(tmp_path)]) == 0
+    path = tmp_path / "b1_tabular_q_learning.py"
+    path.write_text("def q_update(*args):\n    return 0.0\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["start", "b1", "--into", str(tmp_path)]) == 1
+    assert "exists already" in capsys.readouterr().out
+    assert path.read_text(encoding="utf-8") == "def q_update(*args):\n    return 0.0\n"
+    assert main(["start", "b1", "--into", str(tmp_path), "--force"]) == 0
+    assert 'raise NotImplementedError("q_update")' in path.read_text(encoding="utf-8")
+
+
+def test_check_says_in_one_line_to_start_a_lesson_first(tmp_path: Path, capsys) -> None:
+    assert main(["check", "b1", "--dir", str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("[not started] b1: run `uv run python -m exercises start b1 --dir")
+
+
+def test_check_all_prints_a_table_on_a_fresh_clone(tmp_path: Path, capsys) -> None:
+    assert main(["check", "all", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["exercise", "status", "detail"]
+    for ex in ALL:
+        start = f"start {ex.lesson}"
+        assert re.search(rf"^{re.escape(ex.id)}\s+not started\s+run .*{start}", out, re.M), ex.id
+    assert f"0 of {len(ALL)} done" in out
+
+
+def test_check_all_prints_a_table_and_fails_while_stubs_remain(started: Path, capsys) -> None:
+    assert main(["check", "all", "--dir", str(started)]) == 1
+    out = capsys.readouterr().out
+    for ex in ALL:
+        assert re.search(rf"^{re.escape(ex.id)}\s+not done", out, re.M), ex.id
+    assert f"0 of {len(ALL)} done" in out
+
+
+def test_check_one_lesson_against_the_solutions_passes(capsys) -> None:
+    assert main(["check", "b1", "--solution"]) == 0
+    assert "[done] b1.q_update" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="unknown lesson 'z9'"):
+        main(["check", "z9"])
+    assert main(["list"]) == 0
+    assert "exercises/b1_tabular_q_learning.py" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("lesson", sorted({ex.lesson for ex in ALL}))
+def test_the_started_file_imports_all_the_lessons_solutions_need(
+    lesson: str, tmp_path: Path, capsys
+) -> None:
+    assert main(["start", lesson, "--dir", str(tmp_path)]) == 0
+    path = tmp_path / f"{LESSONS[lesson]}.py"
+    solved = [inspect.getsource(inspect.unwrap(ex.solution())) for ex in exercises(lesson)]
+    path.write_text("\n\n".join([path.read_text(encoding="utf-8"), *solved]), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", lesson, "--dir", str(tmp_path)]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_readers_files_are_git_ignored_and_the_graders_are_not() -> None:
+    ours = ["exercises/grading.py", "exercises/start.py", "exercises/__main__.py"]
+    ours += [f"exercises/graders/{lesson}.py" for lesson in LESSONS]
+    readers = [f"exercises/{stem}.py" for stem in LESSONS.values()]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *ours, *readers],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert sorted(ignored) == sorted(readers)
 
 
 @pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
@@ -76,13 +187,15 @@ def test_twenty_exercises_and_one_for_every_hands_on_lesson() -> None:
 
 
 @pytest.mark.parametrize("lesson", sorted({ex.lesson for ex in ALL}))
-def test_each_page_offers_its_exercises_with_command_hint_and_included_solution(
+def test_each_page_offers_its_exercises_with_commands_hint_and_included_solution(
     lesson: str,
 ) -> None:
     stem = LESSONS[lesson]
     page = next(entry.page for entry in manifest.lessons() if entry.lower == stem)
     text = (ROOT / "docs" / page).read_text(encoding="utf-8")
     exercises_part = text[text.index("## Exercises") :]
+    assert f"uv run python -m exercises start {lesson}" in exercises_part
+    assert f"exercises/{stem}.py" in exercises_part
     assert f"uv run python -m exercises check {lesson}" in exercises_part
     for ex in (ex for ex in ALL if ex.lesson == lesson):
         assert f"`{ex.function}`" in exercises_part, ex.id
@@ -90,22 +203,6 @@ def test_each_page_offers_its_exercises_with_command_hint_and_included_solution(
         assert include.search(exercises_part), f"{ex.id}: no solution include of {ex.section}"
     assert exercises_part.count('??? tip "Hint') >= 1
     assert exercises_part.count('??? success "Solution') >= 1
-
-
-def test_check_all_prints_a_table_and_fails_while_stubs_remain(capsys) -> None:
-    assert main(["check", "all"]) == 1
-    out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["exercise", "status", "detail"]
-    for ex in ALL:
-        assert re.search(rf"^{re.escape(ex.id)}\s+not done", out, re.M), ex.id
-    assert f"0 of {len(ALL)} done" in out
-
-
-def test_check_one_lesson_against_the_solutions_passes(capsys) -> None:
-    assert main(["check", "b1", "--solution"]) == 0
-    assert "[done] b1.q_update" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="unknown lesson 'z9'"):
-        main(["check", "z9"])
 
 
 def by_id(name: str) -> Exercise:

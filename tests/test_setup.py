@@ -61,6 +61,20 @@ def tool_dir(name: str) -> str:
     ).stdout.strip()
 
 
+def run_setup(
+    project: Path, env: dict[str, str], *args: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``bash setup.sh args`` in a copied project with only ``env``, capturing its output."""
+    return subprocess.run(
+        ["bash", "setup.sh", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def clean_env(home: Path, bin_dir: Path) -> dict[str, str]:
     env = {
         "HOME": str(home),
@@ -101,14 +115,7 @@ def test_setup_sh_installs_uv_with_an_externally_managed_python3(tmp_path: Path)
     assert subprocess.run(["sh", "-c", "command -v uv"], env=env).returncode != 0
 
     started = time.monotonic()
-    result = subprocess.run(
-        ["bash", "setup.sh", "--skip-check"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_setup(project, env, "--skip-check", timeout=300)
     seconds = time.monotonic() - started
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -132,14 +139,7 @@ def test_setup_sh_installs_uv_with_an_externally_managed_python3(tmp_path: Path)
     print(f"setup.sh with {python3}, clean HOME, no uv: {seconds:.1f} s")
 
     # A second run finds uv in ~/.local/bin and the environment in place.
-    again = subprocess.run(
-        ["bash", "setup.sh", "--skip-check"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = run_setup(project, env, "--skip-check", timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "installing it from PyPI" not in again.stdout
 
@@ -159,9 +159,7 @@ def test_setup_sh_names_the_minimum_macos(tmp_path: Path, version: str, ok: bool
         tool.chmod(0o755)
     project = copy_project(tmp_path / "course")
     env = {"HOME": str(tmp_path), "PATH": os.pathsep.join([str(fake), *SYSTEM_DIRS])}
-    result = subprocess.run(
-        ["bash", "setup.sh"], cwd=project, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_setup(project, env, timeout=60)
     if ok:
         assert f"macOS {version} on Apple Silicon" in result.stdout, result.stdout + result.stderr
     else:

@@ -49,58 +49,72 @@ def shortcut(terminal_reward: float = 0.0) -> MDP:
     return MDP(P=P, R=R, gamma=0.9, terminal=np.array([False, False, True]), shape=(1, 3))
 
 
-@exercise("q_values", "the Bellman backup q(s, a)", section="bellman-backup")
+@exercise("the Bellman backup q(s, a)")
 def grade_q_values(f, check: Checker) -> None:
-    """Check R + gamma P v on a two-state MDP, then with gamma = 0."""
-    with check.case(
+    """Check R + gamma P v on a two-state MDP, then with gamma = 0.
+
+    Todo:
+        the one-step lookahead for every (s, a) at once (one line of NumPy).
+    """
+    # q(0,0) = 1 + 0.5*4 = 3; q(0,1) = 0 + 0.5*(0.5*4 + 0.5*2) = 1.5
+    # q(1,0) = 2 + 0.5*2 = 3;  q(1,1) = -1 + 0.5*4 = 1
+    check.expect(
         "two states, gamma = 0.5, v = (4, 2)",
         "q(s, a) = R(s, a) + gamma * sum over s' of P(s'|s, a) v(s'): mdp.R + mdp.gamma * mdp.P @ v.",
-    ):
-        # q(0,0) = 1 + 0.5*4 = 3; q(0,1) = 0 + 0.5*(0.5*4 + 0.5*2) = 1.5
-        # q(1,0) = 2 + 0.5*2 = 3;  q(1,1) = -1 + 0.5*4 = 1
-        q = f(two_state_mdp(0.5), np.array([4.0, 2.0]))
-        check.close(
-            "q",
-            q,
-            [[3.0, 1.5], [3.0, 1.0]],
-            mistakes={
-                "forget the discount gamma": [[5.0, 3.0], [4.0, 3.0]],
-                "use v of the current state s instead of the next state s'": [
-                    [3.0, 2.0],
-                    [3.0, 0.0],
-                ],
-            },
-        )
-    with check.case("gamma = 0", "With gamma = 0 nothing of the future counts: q = R."):
-        q = f(two_state_mdp(0.0), np.array([4.0, 2.0]))
-        check.close("q", q, [[1.0, 0.0], [2.0, -1.0]])
+        "q",
+        lambda: f(two_state_mdp(0.5), np.array([4.0, 2.0])),
+        [[3.0, 1.5], [3.0, 1.0]],
+        mistakes={
+            "forget the discount gamma": [[5.0, 3.0], [4.0, 3.0]],
+            "use v of the current state s instead of the next state s'": [
+                [3.0, 2.0],
+                [3.0, 0.0],
+            ],
+        },
+    )
+    check.expect(
+        "gamma = 0",
+        "With gamma = 0 nothing of the future counts: q = R.",
+        "q",
+        lambda: f(two_state_mdp(0.0), np.array([4.0, 2.0])),
+        [[1.0, 0.0], [2.0, -1.0]],
+    )
 
 
-@exercise("evaluate_policy_exact", "exact policy evaluation (a linear solve)", "exact-evaluation")
+@exercise("exact policy evaluation (a linear solve)")
 def grade_evaluate_policy_exact(f, check: Checker) -> None:
-    """v_pi of a corridor with a terminal end, under gamma = 1 and gamma = 0.5."""
-    with check.case(
+    """v_pi of a corridor with a terminal end, under gamma = 1 and gamma = 0.5.
+
+    Todo:
+        build P_pi and r_pi, then solve the linear system for the non-terminal states.
+    """
+    # v1 = -1 + 0.5 v1 + 0.5 * 0 -> v1 = -2;  v0 = -1 + 0.5 v0 + 0.5 v1 -> v0 = -4
+    check.expect(
         "random policy on a corridor, gamma = 1",
-        "Solve v = r_pi + gamma P_pi v for the non-terminal states only; the terminal state is "
-        "fixed at 0 (keeping it in the system makes I - P_pi singular when gamma = 1).",
-    ):
-        # v1 = -1 + 0.5 v1 + 0.5 * 0 -> v1 = -2;  v0 = -1 + 0.5 v0 + 0.5 v1 -> v0 = -4
-        v = f(corridor(1.0), np.full((3, 2), 0.5))
-        check.close("v_pi", v, [-4.0, -2.0, 0.0])
-    with check.case(
+        """Solve v = r_pi + gamma P_pi v for the non-terminal states only; the terminal state is
+        fixed at 0 (keeping it in the system makes I - P_pi singular when gamma = 1).""",
+        "v_pi",
+        lambda: f(corridor(1.0), np.full((3, 2), 0.5)),
+        [-4.0, -2.0, 0.0],
+    )
+    # v1 = -1;  v0 = -1 + 0.5 * (-1) = -1.5
+    check.expect(
         "always move right, gamma = 0.5",
         "The discount multiplies P_pi: (I - gamma P_pi) v = r_pi.",
-    ):
-        # v1 = -1;  v0 = -1 + 0.5 * (-1) = -1.5
-        v = f(corridor(0.5), np.array([[1.0, 0.0]] * 3))
-        check.close(
-            "v_pi", v, [-1.5, -1.0, 0.0], mistakes={"forget the discount": [-2.0, -1.0, 0.0]}
-        )
+        "v_pi",
+        lambda: f(corridor(0.5), np.array([[1.0, 0.0]] * 3)),
+        [-1.5, -1.0, 0.0],
+        mistakes={"forget the discount": [-2.0, -1.0, 0.0]},
+    )
 
 
-@exercise("value_iteration", "value iteration", section="value-iteration-loop")
+@exercise("value iteration")
 def grade_value_iteration(f, check: Checker) -> None:
-    """v* of a walk-or-jump MDP; the terminal state must stay at 0."""
+    """v* of a walk-or-jump MDP; the terminal state must stay at 0.
+
+    Todo:
+        sweep max_a q(s, a) until no value moves more than tol; return (v, sweeps).
+    """
     with check.case(
         "walk or jump, gamma = 0.9",
         "v(s) <- max over a of q(s, a), from v = 0, until nothing moves; the max, not the mean.",
@@ -120,8 +134,8 @@ def grade_value_iteration(f, check: Checker) -> None:
         check.true("sweeps is a positive whole number", int(sweeps) == sweeps and sweeps >= 1)
     with check.case(
         "a terminal state whose row of R is not 0",
-        "A terminal state's value is 0 by definition (MDP.terminal): set it to 0 after every sweep "
-        "(np.where(mdp.terminal, 0.0, ...)), whatever P and R say for it.",
+        """A terminal state's value is 0 by definition (MDP.terminal): set it to 0 after every sweep
+        (np.where(mdp.terminal, 0.0, ...)), whatever P and R say for it.""",
     ):
         v, _ = f(shortcut(terminal_reward=1.0))
         # left to itself the terminal state would be worth 1 / (1 - 0.9) = 10
@@ -133,41 +147,39 @@ def grade_value_iteration(f, check: Checker) -> None:
         )
 
 
-@exercise("greedy_policy", "the greedy policy, ties split evenly", section="greedy")
+@exercise("the greedy policy, ties split evenly")
 def grade_greedy_policy(f, check: Checker) -> None:
-    """Greedy policy of the walk-or-jump MDP from v*: one tie, in the terminal state."""
-    with check.case(
+    """Greedy policy of the walk-or-jump MDP from v*: one tie, in the terminal state.
+
+    Todo:
+        mark the best actions of each row (within atol) and split the probability among them.
+    """
+    # q(0) = (0.9, 0.5), q(1) = (1, 0.5), q(2) = (0, 0): a tie
+    check.expect(
         "greedy with respect to v* = (0.9, 1, 0)",
-        "Compute q from v, mark every action within atol of its row's max, and divide each row by "
-        "its number of marks, so tied actions share the probability.",
-    ):
-        # q(0) = (0.9, 0.5), q(1) = (1, 0.5), q(2) = (0, 0): a tie
-        pi = f(shortcut(), np.array([0.9, 1.0, 0.0]))
-        check.close(
-            "pi",
-            pi,
-            [[1.0, 0.0], [1.0, 0.0], [0.5, 0.5]],
-            mistakes={
-                "take np.argmax, which picks the first of tied actions": [[1, 0], [1, 0], [1, 0]],
-                "mark the ties but forget to normalise the rows": [[1, 0], [1, 0], [1, 1]],
-            },
-        )
-    with check.case(
+        """Compute q from v, mark every action within atol of its row's max, and divide each row by
+        its number of marks, so tied actions share the probability.""",
+        "pi",
+        lambda: f(shortcut(), np.array([0.9, 1.0, 0.0])),
+        [[1.0, 0.0], [1.0, 0.0], [0.5, 0.5]],
+        mistakes={
+            "take np.argmax, which picks the first of tied actions": [[1, 0], [1, 0], [1, 0]],
+            "mark the ties but forget to normalise the rows": [[1, 0], [1, 0], [1, 1]],
+        },
+    )
+    one_state = MDP(
+        P=np.ones((1, 3, 1)),
+        R=np.array([[1.0, 1.0 + 1e-12, 0.5]]),
+        gamma=0.0,
+        terminal=np.zeros(1, dtype=bool),
+        shape=(1, 1),
+    )
+    check.expect(
         "a tie up to floating-point noise",
-        "Compare with a tolerance (np.isclose(q, q.max(axis=1, keepdims=True), atol=atol)): values "
-        "computed two ways differ in the last bits.",
-    ):
-        one_state = MDP(
-            P=np.ones((1, 3, 1)),
-            R=np.array([[1.0, 1.0 + 1e-12, 0.5]]),
-            gamma=0.0,
-            terminal=np.zeros(1, dtype=bool),
-            shape=(1, 1),
-        )
-        pi = f(one_state, np.zeros(1))
-        check.close(
-            "pi",
-            pi,
-            [[0.5, 0.5, 0.0]],
-            mistakes={"compare with ==, so noise of 1e-12 breaks the tie": [[0.0, 1.0, 0.0]]},
-        )
+        """Compare with a tolerance (np.isclose(q, q.max(axis=1, keepdims=True), atol=atol)): values
+        computed two ways differ in the last bits.""",
+        "pi",
+        lambda: f(one_state, np.zeros(1)),
+        [[0.5, 0.5, 0.0]],
+        mistakes={"compare with ==, so noise of 1e-12 breaks the tie": [[0.0, 1.0, 0.0]]},
+    )

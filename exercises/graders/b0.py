@@ -7,31 +7,38 @@ import numpy as np
 from exercises.grading import Checker, exercise
 
 
-@exercise("ucb_actions", "UCB action selection", section="ucb")
+@exercise("UCB action selection")
 def grade_ucb_actions(f, check: Checker) -> None:
-    """Untried arms first, the size of the bonus, c = 0, and random tie-breaking."""
+    """Untried arms first, the size of the bonus, c = 0, and random tie-breaking.
+
+    Todo:
+        add the exploration bonus to q (infinite for untried arms) and take the argmax.
+    """
     rng = np.random.default_rng(0)
-    with check.case(
+    check.expect(
         "an arm never pulled is pulled first",
-        "N(a) = 0 gives an infinite bonus (np.where(counts > 0, ..., np.inf)), so an untried arm "
-        "beats any estimate.",
-    ):
-        arms = f(np.array([[5.0, 0.0, 1.0]]), np.array([[3, 0, 2]]), 6, 2.0, rng)
-        check.close("chosen arm", arms, [1])
-    with check.case(
+        """N(a) = 0 gives an infinite bonus (np.where(counts > 0, ..., np.inf)), so an untried arm
+        beats any estimate.""",
+        "chosen arm",
+        lambda: f(np.array([[5.0, 0.0, 1.0]]), np.array([[3, 0, 2]]), 6, 2.0, rng),
+        [1],
+    )
+    check.expect(
         "the bonus c * sqrt(ln t / N(a)) decides",
-        "Scores Q(a) + c sqrt(ln t / N(a)) are 0 + 0.5 sqrt(ln 5 / 1) = 0.634 and "
-        "0.5 + 0.5 sqrt(ln 5 / 4) = 0.817: check the c, the square root and the natural log of t.",
-    ):
-        arms = f(np.array([[0.0, 0.5]]), np.array([[1, 4]]), 5, 0.5, rng)
-        check.close("chosen arm", arms, [1])
-    with check.case(
+        """Scores Q(a) + c sqrt(ln t / N(a)) are 0 + 0.5 sqrt(ln 5 / 1) = 0.634 and 0.5 + 0.5
+        sqrt(ln 5 / 4) = 0.817: check the c, the square root and the natural log of t.""",
+        "chosen arm",
+        lambda: f(np.array([[0.0, 0.5]]), np.array([[1, 4]]), 5, 0.5, rng),
+        [1],
+    )
+    q = np.array([[0.2, 0.9, 0.1], [0.7, 0.0, 0.3]])
+    check.expect(
         "c = 0 is greedy, one arm per run",
         "With c = 0 the bonus vanishes: each run (row) picks its largest Q; the result has shape (runs,).",
-    ):
-        q = np.array([[0.2, 0.9, 0.1], [0.7, 0.0, 0.3]])
-        arms = f(q, np.full((2, 3), 5), 15, 0.0, rng)
-        check.close("chosen arms", arms, [1, 0])
+        "chosen arms",
+        lambda: f(q, np.full((2, 3), 5), 15, 0.0, rng),
+        [1, 0],
+    )
     with check.case(
         "ties are broken at random",
         "np.argmax always returns the first of tied arms; use argmax_random_ties(q + bonus, rng).",
@@ -44,13 +51,17 @@ def grade_ucb_actions(f, check: Checker) -> None:
         )
 
 
-@exercise("update_estimates", "the incremental average", section="update")
+@exercise("the incremental average")
 def grade_update_estimates(f, check: Checker) -> None:
-    """Sample averages over two pulls, then a constant step size."""
+    """Sample averages over two pulls, then a constant step size.
+
+    Todo:
+        count each pull, then move Q(a) towards the reward by 1/N(a) or by step_size.
+    """
     with check.case(
         "two pulls in each of two runs, sample averages",
-        "Count the pull first (N <- N + 1), then Q <- Q + (R - Q) / N, for arm actions[i] of run i, "
-        "in place: the function returns nothing.",
+        """Count the pull first (N <- N + 1), then Q <- Q + (R - Q) / N, for arm actions[i] of run
+        i, in place: the function returns nothing.""",
     ):
         q, counts = np.zeros((2, 3)), np.zeros((2, 3), dtype=np.int64)
         f(q, counts, np.array([0, 2]), np.array([1.0, 4.0]))

@@ -8,16 +8,20 @@ from exercises.graders.tiny_env import TinyEnv
 from exercises.grading import Checker, exercise
 
 
-@exercise("q_update", "the Q-learning update, terminal vs not", section="q-update")
+@exercise("the Q-learning update, terminal vs not")
 def grade_q_update(f, check: Checker) -> None:
-    """One bootstrapped step, then one that ends the episode."""
+    """One bootstrapped step, then one that ends the episode.
+
+    Todo:
+        compute the TD target, update q[state, action] in place, return the TD error.
+    """
     q = np.zeros((3, 2))
     q[0] = [0.2, 0.4]
     q[2] = [0.5, 1.0]
     with check.case(
         "a step that does not end the episode",
-        "The target bootstraps from the best action of the NEXT state: r + gamma * max_a' Q(s', a'); "
-        "then Q(s, a) += alpha * (target - Q(s, a)).",
+        """The target bootstraps from the best action of the NEXT state: r + gamma * max_a' Q(s',
+        a'); then Q(s, a) += alpha * (target - Q(s, a)).""",
     ):
         # target = 0 + 0.9 * 1.0 = 0.9; TD error = 0.9 - 0.4 = 0.5; Q(0, 1) = 0.4 + 0.5 * 0.5
         td = f(q, 0, 1, 0.0, 2, False, 0.5, 0.9)
@@ -34,8 +38,8 @@ def grade_q_update(f, check: Checker) -> None:
         check.close("the returned TD error", td, 0.5)
     with check.case(
         "a step that terminates the episode",
-        "When the step terminated the episode nothing follows: the target is the reward alone, "
-        "with no gamma * max Q(s') term.",
+        """When the step terminated the episode nothing follows: the target is the reward alone,
+        with no gamma * max Q(s') term.""",
     ):
         # target = 1; TD error = 1 - 0 = 1; Q(1, 0) = 0 + 0.5 * 1
         td = f(q, 1, 0, 1.0, 2, True, 0.5, 0.9)
@@ -48,55 +52,56 @@ def grade_q_update(f, check: Checker) -> None:
         check.close("the returned TD error", td, 1.0)
 
 
-@exercise("td0_prediction", "TD(0) prediction", section="td0")
+@exercise("TD(0) prediction")
 def grade_td0_prediction(f, check: Checker) -> None:
-    """A two-state loop that terminates, one that is cut by a time limit, and a policy table."""
+    """A two-state loop that terminates, one that is cut by a time limit, and a policy table.
+
+    Todo:
+        play the episodes and apply the TD(0) update after every step.
+    """
     rng = np.random.default_rng(0)
-    with check.case(
+    # leaving 1 pays +1 and ends the episode, landing in state 0
+    env = TinyEnv(next_state=[[1], [0]], reward=[[0.0], [1.0]], ends=[[False], [True]])
+    # episode 1: V0 = 0, V1 = 0.5; episode 2: V0 = 0.5 * 0.9 * 0.5 = 0.225, V1 = 0.75
+    check.expect(
         "two episodes of 0 -> 1 -> end, alpha = 0.5, gamma = 0.9",
-        "After each step V(s) += alpha (r + gamma V(s') - V(s)) with V(s') taken as 0 when the step "
-        "terminated the episode (here the episode ends in state 0, whose V is not 0).",
-    ):
-        # leaving 1 pays +1 and ends the episode, landing in state 0
-        env = TinyEnv(next_state=[[1], [0]], reward=[[0.0], [1.0]], ends=[[False], [True]])
-        # episode 1: V0 = 0, V1 = 0.5; episode 2: V0 = 0.5 * 0.9 * 0.5 = 0.225, V1 = 0.75
-        v = f(env, np.array([0, 0]), 2, 0.5, 0.9, rng)
-        check.close(
-            "V",
-            v,
-            [0.225, 0.75],
-            mistakes={"bootstrap through the terminal state": [0.225, 0.85125]},
-        )
-    with check.case(
+        """After each step V(s) += alpha (r + gamma V(s') - V(s)) with V(s') taken as 0 when the
+        step terminated the episode (here the episode ends in state 0, whose V is not 0).""",
+        "V",
+        lambda: f(env, np.array([0, 0]), 2, 0.5, 0.9, rng),
+        [0.225, 0.75],
+        mistakes={"bootstrap through the terminal state": [0.225, 0.85125]},
+    )
+    env = TinyEnv(next_state=[[1], [0]], reward=[[1.0], [1.0]], ends=[[False], [False]], limit=3)
+    # V0 = 0.5; V1 = 0.5 * (1 + 0.9 * 0.5) = 0.725; V0 = 0.5 + 0.5 * (1 + 0.9 * 0.725 - 0.5)
+    check.expect(
         "one episode cut by a 3-step time limit, +1 per step",
-        "A time limit is not an ending: on a truncated step still bootstrap from V(s'); only "
-        "stop the loop there.",
-    ):
-        env = TinyEnv(
-            next_state=[[1], [0]], reward=[[1.0], [1.0]], ends=[[False], [False]], limit=3
-        )
-        # V0 = 0.5; V1 = 0.5 * (1 + 0.9 * 0.5) = 0.725; V0 = 0.5 + 0.5 * (1 + 0.9 * 0.725 - 0.5)
-        v = f(env, np.array([0, 0]), 1, 0.5, 0.9, rng)
-        check.close(
-            "V",
-            v,
-            [1.07625, 0.725],
-            mistakes={"treat the time-limit cut like a termination (no bootstrap)": [0.75, 0.725]},
-        )
-    with check.case(
+        """A time limit is not an ending: on a truncated step still bootstrap from V(s'); only stop
+        the loop there.""",
+        "V",
+        lambda: f(env, np.array([0, 0]), 1, 0.5, 0.9, rng),
+        [1.07625, 0.725],
+        mistakes={"treat the time-limit cut like a termination (no bootstrap)": [0.75, 0.725]},
+    )
+    env = TinyEnv(
+        next_state=[[1, 1], [1, 1]], reward=[[0.0, 1.0], [0.0, 0.0]], ends=[[True, True]] * 2
+    )
+    check.expect(
         "a policy given as an (S, A) table of probabilities",
         "With a 2-D policy draw the action: rng.choice(len(policy[s]), p=policy[s]).",
-    ):
-        env = TinyEnv(
-            next_state=[[1, 1], [1, 1]], reward=[[0.0, 1.0], [0.0, 0.0]], ends=[[True, True]] * 2
-        )
-        v = f(env, np.array([[0.0, 1.0], [0.5, 0.5]]), 1, 0.5, 0.9, rng)
-        check.close("V", v, [0.5, 0.0])
+        "V",
+        lambda: f(env, np.array([[0.0, 1.0], [0.5, 0.5]]), 1, 0.5, 0.9, rng),
+        [0.5, 0.0],
+    )
 
 
-@exercise("epsilon_greedy", "epsilon-greedy action choice", section="epsilon-greedy")
+@exercise("epsilon-greedy action choice")
 def grade_epsilon_greedy(f, check: Checker) -> None:
-    """Greedy picks, random tie-breaking, full exploration, and the share of exploring picks."""
+    """Greedy picks, random tie-breaking, full exploration, and the share of exploring picks.
+
+    Todo:
+        explore with probability epsilon, otherwise pick a best action.
+    """
     rng = np.random.default_rng(0)
     best = np.array([0.0, 2.0, 1.0, -1.0])
     with check.case(
@@ -106,8 +111,8 @@ def grade_epsilon_greedy(f, check: Checker) -> None:
         check.true("every pick is action 1", picks == {1}, f"picked {sorted(picks)}")
     with check.case(
         "epsilon = 0 with two best actions",
-        "Break ties at random: np.argmax always returns the first; choose among "
-        "np.flatnonzero(q_row == q_row.max()) with rng.",
+        """Break ties at random: np.argmax always returns the first; choose among
+        np.flatnonzero(q_row == q_row.max()) with rng.""",
     ):
         picks = {f(np.array([0.0, 2.0, 2.0, 1.0]), 0.0, rng) for _ in range(100)}
         check.true(
@@ -134,8 +139,8 @@ def grade_epsilon_greedy(f, check: Checker) -> None:
         )
     with check.case(
         "epsilon = 0.2",
-        "Explore with probability epsilon (rng.random() < epsilon); a uniform pick is greedy "
-        "1 time in 4, so 0.2 * 3/4 = 0.15 of the picks are not the best action.",
+        """Explore with probability epsilon (rng.random() < epsilon); a uniform pick is greedy 1
+        time in 4, so 0.2 * 3/4 = 0.15 of the picks are not the best action.""",
     ):
         picks = np.array([f(best, 0.2, rng) for _ in range(4000)])
         check.close(

@@ -18,14 +18,18 @@ def cycle(limit: int = 100, ends: bool = True) -> TinyEnv:
     )
 
 
-@exercise("run_episode", "recording S_t and R_{t+1}", section="episode")
+@exercise("recording S_t and R_{t+1}")
 def grade_run_episode(f, check: Checker) -> None:
-    """A three-step episode, one cut by a time limit, and the encode argument."""
+    """A three-step episode, one cut by a time limit, and the encode argument.
+
+    Todo:
+        play one episode and collect the states and the rewards that follow them.
+    """
     with check.case(
         "0 -> 1 -> 2 -> end, leaving s pays s + 1",
-        "states[t] is the state S_t the agent acted in and rewards[t] the reward R_{t+1} that "
-        "followed that action: append obs (not next_obs) and the reward of the same step; both "
-        "lists have one entry per step, T in all.",
+        """states[t] is the state S_t the agent acted in and rewards[t] the reward R_{t+1} that
+        followed that action: append obs (not next_obs) and the reward of the same step; both
+        lists have one entry per step, T in all.""",
     ):
         states, rewards = f(cycle(), lambda obs: 0)
         check.close(
@@ -42,22 +46,27 @@ def grade_run_episode(f, check: Checker) -> None:
         states, rewards = f(cycle(limit=2, ends=False), lambda obs: 0)
         check.close("states", states, [0, 1])
         check.close("rewards", rewards, [1.0, 2.0])
-    with check.case(
+    check.expect(
         "states numbered by encode",
         "Store encode(obs), the state index, not the raw observation.",
-    ):
-        states, _ = f(cycle(), lambda obs: 0, lambda obs: 10 + obs)
-        check.close("states", states, [10, 11, 12])
+        "states",
+        lambda: f(cycle(), lambda obs: 0, lambda obs: 10 + obs)[0],
+        [10, 11, 12],
+    )
 
 
-@exercise("mc_update", "first-visit and every-visit MC", section="mc-update")
+@exercise("first-visit and every-visit MC")
 def grade_mc_update(f, check: Checker) -> None:
-    """One episode that revisits a state, both ways; then discounting and the running mean."""
+    """One episode that revisits a state, both ways; then discounting and the running mean.
+
+    Todo:
+        accumulate the returns backwards and update the running averages in place.
+    """
     states, rewards = [0, 1, 0, 2], [1.0, 0.0, 2.0, 3.0]  # gamma = 1: returns 6, 5, 5, 3
     with check.case(
         "first visit: states 0, 1, 0, 2, rewards 1, 0, 2, 3, gamma = 1",
-        "Walking backwards, G = rewards[t] + gamma * G gives G_0..G_3 = 6, 5, 5, 3. First-visit "
-        "counts only the earliest visit of a state (t = 0 for state 0, not t = 2).",
+        """Walking backwards, G = rewards[t] + gamma * G gives G_0..G_3 = 6, 5, 5, 3. First-visit
+        counts only the earliest visit of a state (t = 0 for state 0, not t = 2).""",
     ):
         v, n = np.zeros(3), np.zeros(3, dtype=np.int64)
         f(v, n, states, rewards, 1.0, first_visit=True)

@@ -27,32 +27,33 @@ def linear(weight: list[list[float]]) -> torch.nn.Linear:
     return net
 
 
-@exercise("td_target", "the DQN target with its done mask", section="dqn-target")
+@exercise("the DQN target with its done mask")
 def grade_td_target(f, check: Checker) -> None:
-    """Three transitions, one terminal; no gradient may flow into the target."""
+    """Three transitions, one terminal; no gradient may flow into the target.
+
+    Todo:
+        y = r + gamma * (1 - done) * max_a' Q_target(s', a'), with no gradient.
+    """
     rewards = torch.tensor([[1.0], [0.5], [-1.0]])
     dones = torch.tensor([[0.0], [1.0], [0.0]])
     next_q = torch.tensor([[2.0, 3.0], [10.0, 4.0], [0.0, -2.0]], requires_grad=True)
-    with check.case(
+    # 1 + 0.9 * 3 = 3.7;  0.5 (terminal);  -1 + 0.9 * 0 = -1
+    check.expect(
         "three transitions, the second one terminal, gamma = 0.9",
-        "y = r + gamma * (1 - done) * max over a' of Q_target(s', a'); keep the (B, 1) shape "
-        "(max(dim=1, keepdim=True)).",
-    ):
-        # 1 + 0.9 * 3 = 3.7;  0.5 (terminal);  -1 + 0.9 * 0 = -1
-        y = f(rewards, dones, next_q, 0.9)
-        check.close(
-            "y",
-            y,
-            [[3.7], [0.5], [-1.0]],
-            mistakes={
-                "bootstrap through the terminal state (forget the done mask)": [
-                    [3.7],
-                    [9.5],
-                    [-1.0],
-                ],
-                "average over actions instead of taking the max": [[3.25], [0.5], [-1.9]],
-            },
-        )
+        """y = r + gamma * (1 - done) * max over a' of Q_target(s', a'); keep the (B, 1) shape
+        (max(dim=1, keepdim=True)).""",
+        "y",
+        lambda: f(rewards, dones, next_q, 0.9),
+        [[3.7], [0.5], [-1.0]],
+        mistakes={
+            "bootstrap through the terminal state (forget the done mask)": [
+                [3.7],
+                [9.5],
+                [-1.0],
+            ],
+            "average over actions instead of taking the max": [[3.25], [0.5], [-1.9]],
+        },
+    )
     with check.case(
         "the target is a constant",
         "Compute it under torch.no_grad() (or .detach() it): the loss must not push the target.",
@@ -61,9 +62,13 @@ def grade_td_target(f, check: Checker) -> None:
         check.true("the returned target does not require grad", not y.requires_grad)
 
 
-@exercise("dqn_loss", "the DQN loss with a target network", section="dqn-loss")
+@exercise("the DQN loss with a target network")
 def grade_dqn_loss(f, check: Checker) -> None:
-    """Two transitions through two linear networks; the value, then the gradients."""
+    """Two transitions through two linear networks; the value, then the gradients.
+
+    Todo:
+        Huber loss between Q(s, a) of q_net and your td_target from q_target.
+    """
     q_net = linear([[1.0, 2.0], [3.0, 4.0]])  # Q(s1 = e1) = (1, 3), Q(s2 = e2) = (2, 4)
     q_target = linear([[0.5, 0.0], [0.0, 1.0]])
     batch = Batch(
@@ -73,32 +78,28 @@ def grade_dqn_loss(f, check: Checker) -> None:
         dones=torch.tensor([[0.0], [1.0]]),
         rewards=torch.tensor([[1.0], [0.0]]),
     )
-    with check.case(
+    check.expect(
         "two transitions, the second terminal, gamma = 0.5",
-        "Q(s, a) = q_net(s).gather(1, a) = (1, 4); y from q_target: (1 + 0.5 * max(1, 0), 0) = "
-        "(1.5, 0); Huber of the errors (-0.5, 4) is (0.125, 3.5), mean 1.8125.",
-    ):
-        loss = f(q_net, q_target, batch, 0.5)
-        check.close(
-            "loss",
-            loss,
-            1.8125,
-            mistakes={
-                "compute the target with q_net instead of the target network": 3.0,
-                "take max_a Q(s, a) instead of the Q of the action taken": 2.25,
-                "bootstrap through the terminal state": 1.0625,
-                "use the squared error instead of Huber (smooth L1)": 8.125,
-            },
-        )
+        """Q(s, a) = q_net(s).gather(1, a) = (1, 4); y from q_target: (1 + 0.5 * max(1, 0), 0) =
+        (1.5, 0); Huber of the errors (-0.5, 4) is (0.125, 3.5), mean 1.8125.""",
+        "loss",
+        lambda: f(q_net, q_target, batch, 0.5),
+        1.8125,
+        mistakes={
+            "compute the target with q_net instead of the target network": 3.0,
+            "take max_a Q(s, a) instead of the Q of the action taken": 2.25,
+            "bootstrap through the terminal state": 1.0625,
+            "use the squared error instead of Huber (smooth L1)": 8.125,
+        },
+    )
     with check.case(
         "gradients reach q_net only",
-        "Backpropagating the loss must change only q_net, through Q(s, a): the target network is "
-        "a frozen copy (use td_target, which runs under no_grad).",
+        """Backpropagating the loss must change only q_net, through Q(s, a): the target network is a
+        frozen copy (use td_target, which runs under no_grad).""",
     ):
         q_net.zero_grad()
         q_target.zero_grad()
         f(q_net, q_target, batch, 0.5).backward()
         # dLoss/dQ(s, a) = clamp(error, -1, 1) / 2 = (-0.25, 0.5), on W[0, 0] and W[1, 1]
         check.close("q_net.weight.grad", q_net.weight.grad, [[-0.25, 0.0], [0.0, 0.5]])
-        grad = q_target.weight.grad
-        check.true("q_target gets no gradient", grad is None or not grad.abs().sum().item())
+        check.no_grad("q_target gets no gradient", q_target.weight)

@@ -14,68 +14,79 @@ RETURNS = np.array([[3.0, 2.0, 1.0], [1.0, 0.0, 0.0], [2.0, 1.0, 0.0]])
 MASK = np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
 
 
-@exercise("discounted_returns", "reward-to-go G_t", section="returns")
+@exercise("reward-to-go G_t")
 def grade_discounted_returns(f, check: Checker) -> None:
-    """Three rewards with gamma = 0.5, then gamma = 1, then an empty episode."""
-    with check.case(
+    """Three rewards with gamma = 0.5, then gamma = 1, then an empty episode.
+
+    Todo:
+        compute G_t for every t in one backward pass.
+    """
+    check.expect(
         "rewards 1, 2, 3 with gamma = 0.5",
-        "G_t = r_t + gamma G_{t+1}, where r_t (R_{t+1} in Sutton & Barto) is the reward that "
-        "followed the action at step t: G_2 = 3, G_1 = 2 + 0.5 * 3 = 3.5, G_0 = 1 + 0.5 * 3.5 = 2.75.",
-    ):
-        check.close(
-            "returns",
-            f([1.0, 2.0, 3.0], 0.5),
-            [2.75, 3.5, 3.0],
-            mistakes={
-                "leave out the reward of step t itself (an off-by-one between r_t and R_{t+1})": [
-                    1.75,
-                    1.5,
-                    0.0,
-                ],
-                "sum the past rewards instead of the future ones": [1.0, 2.0, 2.75],
-                "store the returns in reverse order": [3.0, 3.5, 2.75],
-            },
-        )
-    with check.case(
-        "gamma = 1: suffix sums", "With gamma = 1, G_t is the plain sum of r_t .. r_{T-1}."
-    ):
-        check.close("returns", f([1.0, 1.0, 1.0, 1.0], 1.0), [4.0, 3.0, 2.0, 1.0])
-    with check.case("an empty episode", "No rewards, no returns: an array of shape (0,)."):
-        check.close("returns", f([], 0.9), np.zeros(0))
+        """G_t = r_t + gamma G_{t+1}, where r_t (R_{t+1} in Sutton & Barto) is the reward that
+        followed the action at step t: G_2 = 3, G_1 = 2 + 0.5 * 3 = 3.5, G_0 = 1 + 0.5 * 3.5 =
+        2.75.""",
+        "returns",
+        lambda: f([1.0, 2.0, 3.0], 0.5),
+        [2.75, 3.5, 3.0],
+        mistakes={
+            "leave out the reward of step t itself (an off-by-one between r_t and R_{t+1})": [
+                1.75,
+                1.5,
+                0.0,
+            ],
+            "sum the past rewards instead of the future ones": [1.0, 2.0, 2.75],
+            "store the returns in reverse order": [3.0, 3.5, 2.75],
+        },
+    )
+    check.expect(
+        "gamma = 1: suffix sums",
+        "With gamma = 1, G_t is the plain sum of r_t .. r_{T-1}.",
+        "returns",
+        lambda: f([1.0, 1.0, 1.0, 1.0], 1.0),
+        [4.0, 3.0, 2.0, 1.0],
+    )
+    check.expect(
+        "an empty episode",
+        "No rewards, no returns: an array of shape (0,).",
+        "returns",
+        lambda: f([], 0.9),
+        np.zeros(0),
+    )
 
 
-@exercise(
-    "advantages_from_returns", "reward-to-go with a leave-one-out baseline", section="advantages"
-)
+@exercise("reward-to-go with a leave-one-out baseline")
 def grade_advantages_from_returns(f, check: Checker) -> None:
-    """The baseline alone, the normalisation alone, and a batch of equal returns."""
-    with check.case(
+    """The baseline alone, the normalisation alone, and a batch of equal returns.
+
+    Todo:
+        subtract the leave-one-out baseline, then optionally divide by the std.
+    """
+    check.expect(
         "episodes (3, 2, 1), (1), (2, 1): baseline, no normalising",
-        "At t = 0 episode 0's baseline is the mean of the OTHER episodes' returns (1 + 2) / 2 = 1.5; "
-        "at t = 1 only episode 2 is still running beside it; at t = 2 nobody is, so the baseline is 0.",
-    ):
-        adv = f(RETURNS.copy(), MASK.copy(), baseline=True, normalize=False)
-        check.close(
-            "advantages",
-            adv,
-            [[1.5, 1.0, 1.0], [-1.5, 0.0, 0.0], [0.0, -1.0, 0.0]],
-            mistakes={
-                "include the episode itself in the mean (not leave-one-out)": [
-                    [1.0, 0.5, 0.0],
-                    [-1.0, 0.0, 0.0],
-                    [0.0, -0.5, 0.0],
-                ],
-                "average over episodes that already ended (their padding counts as 0)": [
-                    [1.5, 1.5, 1.0],
-                    [-1.5, 0.0, 0.0],
-                    [0.0, 0.0, 0.0],
-                ],
-            },
-        )
+        """At t = 0 episode 0's baseline is the mean of the OTHER episodes' returns (1 + 2) / 2 =
+        1.5; at t = 1 only episode 2 is still running beside it; at t = 2 nobody is, so the
+        baseline is 0.""",
+        "advantages",
+        lambda: f(RETURNS.copy(), MASK.copy(), baseline=True, normalize=False),
+        [[1.5, 1.0, 1.0], [-1.5, 0.0, 0.0], [0.0, -1.0, 0.0]],
+        mistakes={
+            "include the episode itself in the mean (not leave-one-out)": [
+                [1.0, 0.5, 0.0],
+                [-1.0, 0.0, 0.0],
+                [0.0, -0.5, 0.0],
+            ],
+            "average over episodes that already ended (their padding counts as 0)": [
+                [1.5, 1.5, 1.0],
+                [-1.5, 0.0, 0.0],
+                [0.0, 0.0, 0.0],
+            ],
+        },
+    )
     with check.case(
         "no baseline, normalising",
-        "Divide by the standard deviation of the 6 real steps (sqrt(5) / 3, plus 1e-8), without "
-        "subtracting the mean, and leave the padding at 0.",
+        """Divide by the standard deviation of the 6 real steps (sqrt(5) / 3, plus 1e-8), without
+        subtracting the mean, and leave the padding at 0.""",
     ):
         adv = f(RETURNS.copy(), MASK.copy(), baseline=False, normalize=True)
         real = RETURNS[MASK == 1]
@@ -88,35 +99,38 @@ def grade_advantages_from_returns(f, check: Checker) -> None:
                 "take the standard deviation over the padding too": RETURNS / RETURNS.std(),
             },
         )
-    with check.case(
+    same = np.array([[2.0, 1.0], [2.0, 1.0]])
+    check.expect(
         "every episode reached the time limit: equal returns",
         "Equal returns give advantages of exactly 0; the std is then 0, so divide by std + 1e-8.",
-    ):
-        same = np.array([[2.0, 1.0], [2.0, 1.0]])
-        check.close("advantages", f(same, np.ones((2, 2))), np.zeros((2, 2)))
+        "advantages",
+        lambda: f(same, np.ones((2, 2))),
+        np.zeros((2, 2)),
+    )
 
 
-@exercise("reinforce_loss", "the REINFORCE loss", section="loss")
+@exercise("the REINFORCE loss")
 def grade_reinforce_loss(f, check: Checker) -> None:
-    """Gathering log-probabilities, the masked mean, the entropy bonus, constant advantages."""
+    """Gathering log-probabilities, the masked mean, the entropy bonus, constant advantages.
+
+    Todo:
+        minus the advantage-weighted log-probabilities, averaged over real steps; entropy bonus.
+    """
     third = math.log(3.0)
-    with check.case(
+    logits = torch.tensor([[[third, 0.0], [0.0, third]]])
+    check.expect(
         "one episode of two steps, probabilities 0.75 and 0.25 for the action taken",
-        "loss = -mean_t A_t log pi(a_t|s_t): log_softmax the logits, gather the action taken: "
-        "-(1 * log 0.75 + 2 * log 0.25) / 2 = 1.5301.",
-    ):
-        logits = torch.tensor([[[third, 0.0], [0.0, third]]])
-        loss = f(logits, torch.tensor([[0, 0]]), torch.tensor([[1.0, 2.0]]), torch.ones(1, 2))
-        check.close(
-            "loss",
-            loss,
-            1.530135,
-            atol=1e-5,
-            mistakes={
-                "forget the minus sign (the loss is minimised)": -1.530135,
-                "sum over steps instead of taking the mean": 3.06027,
-            },
-        )
+        """loss = -mean_t A_t log pi(a_t|s_t): log_softmax the logits, gather the action taken: -(1
+        * log 0.75 + 2 * log 0.25) / 2 = 1.5301.""",
+        "loss",
+        lambda: f(logits, torch.tensor([[0, 0]]), torch.tensor([[1.0, 2.0]]), torch.ones(1, 2)),
+        1.530135,
+        atol=1e-5,
+        mistakes={
+            "forget the minus sign (the loss is minimised)": -1.530135,
+            "sum over steps instead of taking the mean": 3.06027,
+        },
+    )
     with check.case(
         "two episodes, the second one step shorter (mask)",
         "Average over the real steps only: divide the masked sum by mask.sum() = 3, not by N * T = 4.",
@@ -139,20 +153,17 @@ def grade_reinforce_loss(f, check: Checker) -> None:
                 "mask the terms but divide by every step, padding included": 1.5 * ln2,
             },
         )
-    with check.case(
+    check.expect(
         "the entropy bonus",
-        "Subtract entropy_coef times the mean entropy: a uniform two-way policy has entropy log 2, "
-        "so with A = 0 and entropy_coef = 0.1 the loss is -0.1 log 2.",
-    ):
-        loss = f(
+        """Subtract entropy_coef times the mean entropy: a uniform two-way policy has entropy log 2,
+        so with A = 0 and entropy_coef = 0.1 the loss is -0.1 log 2.""",
+        "loss",
+        lambda: f(
             torch.zeros(1, 1, 2), torch.tensor([[0]]), torch.zeros(1, 1), torch.ones(1, 1), 0.1
-        )
-        check.close(
-            "loss",
-            loss,
-            -0.1 * math.log(2.0),
-            mistakes={"add the entropy instead of subtracting it": 0.1 * math.log(2.0)},
-        )
+        ),
+        -0.1 * math.log(2.0),
+        mistakes={"add the entropy instead of subtracting it": 0.1 * math.log(2.0)},
+    )
     with check.case(
         "advantages are constants",
         "Weight by advantages.detach(): the gradient must flow only into the logits.",
@@ -160,10 +171,7 @@ def grade_reinforce_loss(f, check: Checker) -> None:
         logits = torch.zeros(1, 2, 2, requires_grad=True)
         adv = torch.tensor([[1.0, -1.0]], requires_grad=True)
         f(logits, torch.tensor([[0, 1]]), adv, torch.ones(1, 2)).backward()
-        check.true(
-            "no gradient reaches the advantages",
-            adv.grad is None or not adv.grad.abs().sum().item(),
-        )
+        check.no_grad("no gradient reaches the advantages", adv)
         check.true(
             "the logits get a gradient",
             logits.grad is not None and bool(logits.grad.abs().sum() > 0),

@@ -16,28 +16,27 @@ def t(values: list[float]) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
-@exercise("gaussian_log_prob", "the log-density of a Gaussian policy", section="gaussian-log-prob")
+@exercise("the log-density of a Gaussian policy")
 def grade_gaussian_log_prob(f, check: Checker) -> None:
-    """One dimension with sigma = 2, then two dimensions summed, then a batch."""
-    with check.case(
+    """One dimension with sigma = 2, then two dimensions summed, then a batch.
+
+    Todo:
+        the per-dimension normal log-density, summed over the last axis.
+    """
+    check.expect(
         "a = 1, mu = 0, log sigma = log 2 (sigma = 2)",
         "log N = -((a - mu) / sigma)^2 / 2 - log sigma - log(2 pi) / 2 = -0.125 - 0.693147 - 0.918939.",
-    ):
-        logp = f(t([1.0]), t([0.0]), t([math.log(2.0)]))
-        check.close(
-            "log-probability",
-            logp,
-            -0.125 - math.log(2.0) - HALF_LOG_2PI,
-            mistakes={
-                "leave out the -log sigma term": -0.125 - HALF_LOG_2PI,
-                "divide the squared error by sigma, not sigma^2": -0.25
-                - math.log(2.0)
-                - HALF_LOG_2PI,
-                "use the variance's log, 2 log sigma, as the normaliser": -0.125
-                - 2 * math.log(2.0)
-                - HALF_LOG_2PI,
-            },
-        )
+        "log-probability",
+        lambda: f(t([1.0]), t([0.0]), t([math.log(2.0)])),
+        -0.125 - math.log(2.0) - HALF_LOG_2PI,
+        mistakes={
+            "leave out the -log sigma term": -0.125 - HALF_LOG_2PI,
+            "divide the squared error by sigma, not sigma^2": -0.25 - math.log(2.0) - HALF_LOG_2PI,
+            "use the variance's log, 2 log sigma, as the normaliser": -0.125
+            - 2 * math.log(2.0)
+            - HALF_LOG_2PI,
+        },
+    )
     with check.case(
         "two dimensions: a = (1, -1), mu = (0, 0), log sigma = (0, log 2)",
         "Independent dimensions: the log-densities add up. Sum over the last axis, not the mean.",
@@ -50,42 +49,42 @@ def grade_gaussian_log_prob(f, check: Checker) -> None:
             first + second,
             mistakes={"average over the dimensions instead of summing": (first + second) / 2},
         )
-    with check.case(
+    check.expect(
         "a batch of 3 two-dimensional actions: one log-probability each",
         "Reduce only the last axis (sum(-1)): a batch of shape (3, 2) gives shape (3,).",
-    ):
-        logp = f(t([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]]), t([0.0, 0.0]), t([0.0, 0.0]))
-        check.close(
-            "log-probabilities",
-            logp,
-            [-2 * HALF_LOG_2PI, -0.5 - 2 * HALF_LOG_2PI, -2 - 2 * HALF_LOG_2PI],
-        )
+        "log-probabilities",
+        lambda: f(t([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]]), t([0.0, 0.0]), t([0.0, 0.0])),
+        [-2 * HALF_LOG_2PI, -0.5 - 2 * HALF_LOG_2PI, -2 - 2 * HALF_LOG_2PI],
+    )
 
 
-@exercise(
-    "squashed_log_prob", "the log-density of a tanh-squashed Gaussian", section="squashed-log-prob"
-)
+@exercise("the log-density of a tanh-squashed Gaussian")
 def grade_squashed_log_prob(f, check: Checker) -> None:
-    """At u = 0 the squashing changes nothing; at u = 1 it adds -log(1 - tanh(1)^2)."""
-    with check.case(
+    """At u = 0 the squashing changes nothing; at u = 1 it adds -log(1 - tanh(1)^2).
+
+    Todo:
+        the Gaussian log-density of u minus the log-Jacobian of tanh.
+    """
+    check.expect(
         "u = 0, mu = 0, sigma = 1",
         "tanh'(0) = 1, so the correction log(1 - tanh(u)^2) is 0 and the density is the Gaussian's.",
-    ):
-        check.close("log-probability", f(t([0.0]), t([0.0]), t([0.0])), -HALF_LOG_2PI, atol=1e-4)
-    with check.case(
+        "log-probability",
+        lambda: f(t([0.0]), t([0.0]), t([0.0])),
+        -HALF_LOG_2PI,
+        atol=1e-4,
+    )
+    gaussian = -0.5 - HALF_LOG_2PI
+    correction = math.log(1 - math.tanh(1.0) ** 2)
+    check.expect(
         "u = 1, mu = 0, sigma = 1",
-        "p(a) = p(u) / |da/du| with da/du = 1 - tanh(u)^2 = 0.419974: subtract its log (-0.867562), "
-        "which raises the log-density.",
-    ):
-        gaussian = -0.5 - HALF_LOG_2PI
-        correction = math.log(1 - math.tanh(1.0) ** 2)
-        check.close(
-            "log-probability",
-            f(t([1.0]), t([0.0]), t([0.0])),
-            gaussian - correction,
-            atol=1e-4,
-            mistakes={
-                "add the log-derivative instead of subtracting it": gaussian + correction,
-                "leave out the change of variables": gaussian,
-            },
-        )
+        """p(a) = p(u) / |da/du| with da/du = 1 - tanh(u)^2 = 0.419974: subtract its log
+        (-0.867562), which raises the log-density.""",
+        "log-probability",
+        lambda: f(t([1.0]), t([0.0]), t([0.0])),
+        gaussian - correction,
+        atol=1e-4,
+        mistakes={
+            "add the log-derivative instead of subtracting it": gaussian + correction,
+            "leave out the change of variables": gaussian,
+        },
+    )

@@ -22,30 +22,31 @@ def toy_logits() -> torch.Tensor:
     )
 
 
-@exercise("response_logprobs", "log-probabilities of the completion", section="logprobs")
+@exercise("log-probabilities of the completion")
 def grade_response_logprobs(f, check: Checker) -> None:
-    """A 2-token prompt and a 2-token completion, at temperature 1 and 2."""
+    """A 2-token prompt and a 2-token completion, at temperature 1 and 2.
+
+    Todo:
+        score each completion token with the logits that predicted it.
+    """
     ids = torch.tensor([[2, 2, 1, 0]])  # prompt (2, 2), completion (1, 0)
-    with check.case(
+    check.expect(
         "prompt of 2 tokens, completion (1, 0), temperature 1",
-        "The logits at position t predict the token at t + 1: token 1 at position 2 is scored by "
-        "position 1 (p = 1/2), token 0 at position 3 by position 2 (p = 0.6).",
-    ):
-        lp = f(toy_logits(), ids, 2, 1.0)
-        check.close(
-            "log-probabilities",
-            lp,
-            [[math.log(0.5), math.log(0.6)]],
-            mistakes={
-                "score each token with the logits at its own position (an off-by-one: they predict the next token)": [
-                    [math.log(0.2), math.log(0.1)]
-                ]
-            },
-        )
+        """The logits at position t predict the token at t + 1: token 1 at position 2 is scored by
+        position 1 (p = 1/2), token 0 at position 3 by position 2 (p = 0.6).""",
+        "log-probabilities",
+        lambda: f(toy_logits(), ids, 2, 1.0),
+        [[math.log(0.5), math.log(0.6)]],
+        mistakes={
+            "score each token with the logits at its own position (an off-by-one: they predict the next token)": [
+                [math.log(0.2), math.log(0.1)]
+            ]
+        },
+    )
     with check.case(
         "the same tokens sampled at temperature 2",
-        "Divide the logits by the temperature before log_softmax: the tokens were drawn from "
-        "softmax(logits / T), so p = sqrt(2) / (2 + sqrt(2)) and sqrt(3) / (sqrt(3) + 2).",
+        """Divide the logits by the temperature before log_softmax: the tokens were drawn from
+        softmax(logits / T), so p = sqrt(2) / (2 + sqrt(2)) and sqrt(3) / (sqrt(3) + 2).""",
     ):
         lp = f(toy_logits(), ids, 2, 2.0)
         expected = [
@@ -64,92 +65,90 @@ def grade_response_logprobs(f, check: Checker) -> None:
         )
 
 
-LOGPROBS = torch.tensor([-1.0, -0.5, -2.0])
-REF_LOGPROBS = torch.tensor([-1.2, -0.5, -1.0])
-
-
-@exercise("kl_per_token", "per-token KL estimates k1 and k3", section="kl-per-token")
+@exercise("per-token KL estimates k1 and k3")
 def grade_kl_per_token(f, check: Checker) -> None:
-    """k1 and k3 on three tokens, and an unknown kind."""
-    with check.case(
+    """k1 and k3 on three tokens, and an unknown kind.
+
+    Todo:
+        return the k1 or the k3 estimate per token.
+    """
+    logprobs, ref = torch.tensor([-1.0, -0.5, -2.0]), torch.tensor([-1.2, -0.5, -1.0])
+    check.expect(
         "k1 for log pi = (-1, -0.5, -2), log pi_ref = (-1.2, -0.5, -1)",
         "k1 = log pi - log pi_ref, the policy minus the reference, token by token.",
-    ):
-        check.close(
-            "k1",
-            f(LOGPROBS, REF_LOGPROBS, "k1"),
-            [0.2, 0.0, -1.0],
-            atol=1e-6,
-            mistakes={"subtract the other way round": [-0.2, 0.0, 1.0]},
-        )
-    with check.case(
+        "k1",
+        lambda: f(logprobs, ref, "k1"),
+        [0.2, 0.0, -1.0],
+        atol=1e-6,
+        mistakes={"subtract the other way round": [-0.2, 0.0, 1.0]},
+    )
+    check.expect(
         "k3 for the same tokens",
         "k3 = (r - 1) - log r with r = pi_ref / pi = exp(-(log pi - log pi_ref)): never negative.",
-    ):
-        check.close(
-            "k3",
-            f(LOGPROBS, REF_LOGPROBS, "k3"),
-            [math.exp(-0.2) - 1 + 0.2, 0.0, math.e - 2],
-            atol=1e-6,
-            mistakes={
-                "take r = pi / pi_ref instead of pi_ref / pi": [
-                    math.exp(0.2) - 1.2,
-                    0.0,
-                    math.exp(-1.0),
-                ]
-            },
-        )
+        "k3",
+        lambda: f(logprobs, ref, "k3"),
+        [math.exp(-0.2) - 1 + 0.2, 0.0, math.e - 2],
+        atol=1e-6,
+        mistakes={
+            "take r = pi / pi_ref instead of pi_ref / pi": [
+                math.exp(0.2) - 1.2,
+                0.0,
+                math.exp(-1.0),
+            ]
+        },
+    )
     with check.case("an unknown kind", "Any kind other than 'k1' or 'k3' raises ValueError."):
-        try:
-            f(LOGPROBS, REF_LOGPROBS, "k2")
-        except ValueError:
-            pass
-        else:
-            check.true("kind='k2' raises ValueError", False)
+        check.raises(ValueError, "kind='k2' raises ValueError", lambda: f(logprobs, ref, "k2"))
 
 
-@exercise("compute_rewards", "per-token KL reward shaping", section="rewards")
+@exercise("per-token KL reward shaping")
 def grade_compute_rewards(f, check: Checker) -> None:
-    """Two completions, the second with a padded last token."""
+    """Two completions, the second with a padded last token.
+
+    Todo:
+        a KL penalty on every real token plus the score on the last real token.
+    """
     logprobs = torch.tensor([[-1.0, -0.5, -2.0], [-1.0, -1.0, -3.0]])
     ref = torch.tensor([[-1.2, -0.5, -1.0], [-1.5, -1.0, 0.0]])
     mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
-    with check.case(
+    # row 1: -0.1 * (0.2, 0, -1) + (0, 0, 2);  row 2: -0.1 * (0.5, 0) + (0, -1), padding 0
+    check.expect(
         "beta = 0.1, scores 2 and -1, the second completion 2 tokens long",
-        "Every real token gets -beta * (log pi - log pi_ref); the reward model's score is added "
-        "on the LAST REAL token (index mask.sum() - 1), and padding gets 0.",
-    ):
-        rewards = f(torch.tensor([2.0, -1.0]), logprobs, ref, mask, 0.1)
-        # row 1: -0.1 * (0.2, 0, -1) + (0, 0, 2);  row 2: -0.1 * (0.5, 0) + (0, -1), padding 0
-        check.close(
-            "rewards",
-            rewards,
-            [[-0.02, 0.0, 2.1], [-0.05, -1.0, 0.0]],
-            mistakes={
-                "add the score on the last column instead of the last real token": [
-                    [-0.02, 0.0, 2.1],
-                    [-0.05, 0.0, -1.0],
-                ],
-                "leave the KL penalty on the padded token": [[-0.02, 0.0, 2.1], [-0.05, -1.0, 0.3]],
-                "add the KL term instead of subtracting it": [[0.02, 0.0, 1.9], [0.05, -1.0, 0.0]],
-                "add the score on the first token": [[1.98, 0.0, 0.1], [-1.05, 0.0, 0.0]],
-            },
-        )
-    with check.case(
+        """Every real token gets -beta * (log pi - log pi_ref); the reward model's score is added on
+        the LAST REAL token (index mask.sum() - 1), and padding gets 0.""",
+        "rewards",
+        lambda: f(torch.tensor([2.0, -1.0]), logprobs, ref, mask, 0.1),
+        [[-0.02, 0.0, 2.1], [-0.05, -1.0, 0.0]],
+        mistakes={
+            "add the score on the last column instead of the last real token": [
+                [-0.02, 0.0, 2.1],
+                [-0.05, 0.0, -1.0],
+            ],
+            "leave the KL penalty on the padded token": [[-0.02, 0.0, 2.1], [-0.05, -1.0, 0.3]],
+            "add the KL term instead of subtracting it": [[0.02, 0.0, 1.9], [0.05, -1.0, 0.0]],
+            "add the score on the first token": [[1.98, 0.0, 0.1], [-1.05, 0.0, 0.0]],
+        },
+    )
+    check.expect(
         "beta = 0: the score alone",
         "With kl_coef = 0 the only reward is each completion's score, on its last real token.",
-    ):
-        rewards = f(torch.tensor([2.0, -1.0]), logprobs, ref, mask, 0.0)
-        check.close("rewards", rewards, [[0.0, 0.0, 2.0], [0.0, -1.0, 0.0]])
+        "rewards",
+        lambda: f(torch.tensor([2.0, -1.0]), logprobs, ref, mask, 0.0),
+        [[0.0, 0.0, 2.0], [0.0, -1.0, 0.0]],
+    )
 
 
-@exercise("compute_gae", "GAE over completion tokens", section="gae")
+@exercise("GAE over completion tokens")
 def grade_compute_gae(f, check: Checker) -> None:
-    """A three-token completion with gamma < 1, then one with a padded token."""
+    """A three-token completion with gamma < 1, then one with a padded token.
+
+    Todo:
+        GAE backwards over the completion tokens, stopping at the end of each completion.
+    """
     with check.case(
         "three tokens, reward 1 on the last, gamma = 0.9, lambda = 0.95",
-        "Backwards: the value after the last token is 0; delta_t = r_t + gamma V(t+1) - V(t) = "
-        "0.04, 0.12, 0.2 and A_t = delta_t + gamma lambda A_{t+1}.",
+        """Backwards: the value after the last token is 0; delta_t = r_t + gamma V(t+1) - V(t) =
+        0.04, 0.12, 0.2 and A_t = delta_t + gamma lambda A_{t+1}.""",
     ):
         rewards, values = torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.5, 0.6, 0.8]])
         adv, returns = f(rewards, values, torch.ones(1, 3), 0.9, 0.95)
@@ -173,8 +172,8 @@ def grade_compute_gae(f, check: Checker) -> None:
         )
     with check.case(
         "a completion that ends one token early (padding has value 9)",
-        "Zero the values on padding first (values * mask): after the last real token nothing "
-        "follows, so it bootstraps from 0, and padded positions get advantage 0.",
+        """Zero the values on padding first (values * mask): after the last real token nothing
+        follows, so it bootstraps from 0, and padded positions get advantage 0.""",
     ):
         rewards, values = torch.tensor([[0.0, 1.0, 0.0]]), torch.tensor([[0.5, 0.7, 9.0]])
         adv, returns = f(rewards, values, torch.tensor([[1.0, 1.0, 0.0]]), 1.0, 1.0)

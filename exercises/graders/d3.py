@@ -12,39 +12,43 @@ from exercises.grading import Checker, exercise
 REWARDS = torch.tensor([1.0, 0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 2.0])
 
 
-@exercise("group_advantages", "GRPO's group-normalised advantages", section="group-advantages")
+@exercise("GRPO's group-normalised advantages")
 def grade_group_advantages(f, check: Checker) -> None:
-    """Two groups of four, scaled by the group std and unscaled."""
-    with check.case(
+    """Two groups of four, scaled by the group std and unscaled.
+
+    Todo:
+        centre each group's rewards on their mean, then divide by the group's std (+ STD_EPS).
+    """
+    s = 0.5 / (math.sqrt(1 / 3) + 1e-4)
+    check.expect(
         "rewards (1, 0, 0, 1) and (2, 2, 2, 2), G = 4, scale by the group's std",
-        "Per group: (r - mean) / (std + 1e-4) with the Bessel-corrected std (torch's default): "
-        "sqrt(1/3) = 0.57735 for the first group, so +-0.5 / 0.57745 = +-0.86588. A group whose "
-        "rewards are all equal gets 0, not NaN: that is what the 1e-4 is for.",
-    ):
-        s = 0.5 / (math.sqrt(1 / 3) + 1e-4)
-        check.close(
-            "advantages",
-            f(REWARDS.clone(), 4),
-            [s, -s, -s, s, 0.0, 0.0, 0.0, 0.0],
-            atol=1e-5,
-            mistakes={
-                "use the population std (unbiased=False)": [
-                    0.5 / 0.5001,
-                    -0.5 / 0.5001,
-                    -0.5 / 0.5001,
-                    0.5 / 0.5001,
-                    0,
-                    0,
-                    0,
-                    0,
-                ],
-            },
-        )
-    with check.case(
+        """Per group: (r - mean) / (std + 1e-4) with the Bessel-corrected std (torch's default):
+        sqrt(1/3) = 0.57735 for the first group, so +-0.5 / 0.57745 = +-0.86588. A group whose
+        rewards are all equal gets 0, not NaN: that is what the 1e-4 is for.""",
+        "advantages",
+        lambda: f(REWARDS.clone(), 4),
+        [s, -s, -s, s, 0.0, 0.0, 0.0, 0.0],
+        atol=1e-5,
+        mistakes={
+            "use the population std (unbiased=False)": [
+                0.5 / 0.5001,
+                -0.5 / 0.5001,
+                -0.5 / 0.5001,
+                0.5 / 0.5001,
+                0,
+                0,
+                0,
+                0,
+            ],
+        },
+    )
+    check.expect(
         'scale="none" (Dr. GRPO)',
         "Without scaling the advantage is the reward minus its group's mean.",
-    ):
-        check.close("advantages", f(REWARDS.clone(), 4, "none"), [0.5, -0.5, -0.5, 0.5, 0, 0, 0, 0])
+        "advantages",
+        lambda: f(REWARDS.clone(), 4, "none"),
+        [0.5, -0.5, -0.5, 0.5, 0, 0, 0, 0],
+    )
     with check.case(
         "groups are contiguous: G = 2",
         "rewards.view(-1, G) has one row per prompt: here (1, 0), (0, 1), (2, 2), (2, 2).",
@@ -60,42 +64,50 @@ def grade_group_advantages(f, check: Checker) -> None:
         )
 
 
-@exercise("rloo_advantages", "RLOO's leave-one-out advantages", section="rloo-advantages")
+@exercise("RLOO's leave-one-out advantages")
 def grade_rloo_advantages(f, check: Checker) -> None:
-    """A group of four and one of two."""
-    with check.case(
+    """A group of four and one of two.
+
+    Todo:
+        subtract from each reward the mean of the other rewards of its group.
+    """
+    check.expect(
         "rewards (1, 0, 0, 1), G = 4",
         "Each reward minus the mean of the OTHER three: 1 - 1/3 = 2/3 and 0 - 2/3 = -2/3.",
-    ):
-        check.close(
-            "advantages",
-            f(torch.tensor([1.0, 0.0, 0.0, 1.0]), 4),
-            [2 / 3, -2 / 3, -2 / 3, 2 / 3],
-            atol=1e-6,
-            mistakes={
-                "include the reward itself in its baseline (that is GRPO without scaling)": [
-                    0.5,
-                    -0.5,
-                    -0.5,
-                    0.5,
-                ]
-            },
-        )
-    with check.case(
+        "advantages",
+        lambda: f(torch.tensor([1.0, 0.0, 0.0, 1.0]), 4),
+        [2 / 3, -2 / 3, -2 / 3, 2 / 3],
+        atol=1e-6,
+        mistakes={
+            "include the reward itself in its baseline (that is GRPO without scaling)": [
+                0.5,
+                -0.5,
+                -0.5,
+                0.5,
+            ]
+        },
+    )
+    check.expect(
         "two groups of two: (3, 1) and (5, 5)",
         "With G = 2 the other sample is the whole baseline: 3 - 1 = 2, 1 - 3 = -2; equal rewards give 0.",
-    ):
-        check.close("advantages", f(torch.tensor([3.0, 1.0, 5.0, 5.0]), 2), [2.0, -2.0, 0.0, 0.0])
+        "advantages",
+        lambda: f(torch.tensor([3.0, 1.0, 5.0, 5.0]), 2),
+        [2.0, -2.0, 0.0, 0.0],
+    )
 
 
-@exercise("dpo_loss", "the DPO loss", section="dpo-loss")
+@exercise("the DPO loss")
 def grade_dpo_loss(f, check: Checker) -> None:
-    """One pair by hand, then the implicit rewards it returns."""
+    """One pair by hand, then the implicit rewards it returns.
+
+    Todo:
+        the implicit rewards of both responses, then the Bradley-Terry loss of their difference.
+    """
     args = [torch.tensor([-5.0]), torch.tensor([-7.0]), torch.tensor([-5.5]), torch.tensor([-6.5])]
     with check.case(
         "log-probs: chosen -5 (reference -5.5), rejected -7 (reference -6.5), beta = 0.1",
-        "Implicit rewards beta (log pi - log pi_ref) = 0.05 and -0.05; the loss is the Bradley-Terry "
-        "loss of their difference, -log sigmoid(0.1) = 0.64440.",
+        """Implicit rewards beta (log pi - log pi_ref) = 0.05 and -0.05; the loss is the
+        Bradley-Terry loss of their difference, -log sigmoid(0.1) = 0.64440.""",
     ):
         out = f(*args, 0.1)
         check.true(

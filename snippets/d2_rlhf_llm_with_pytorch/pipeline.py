@@ -37,6 +37,28 @@ from snippets.d2_rlhf_llm_with_pytorch.world import sample_prompts, sample_revie
 
 
 # --8<-- [start:pretrain]
+def next_token_step(
+    lm: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    labels: torch.Tensor,
+) -> float:
+    """One gradient step on the mean cross-entropy of each token given the ones before it.
+
+    ``labels`` is ``input_ids`` with -100 wherever no loss is wanted (padding, a prompt).
+
+    Returns:
+        The loss before the step.
+    """
+    logits, _ = lm_forward(lm, input_ids, attention_mask)
+    loss = F.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def pretrain(
     lm: nn.Module,
     tokenizer: PreTrainedTokenizerFast,
@@ -69,14 +91,10 @@ def pretrain(
             for _ in range(config.pretrain_batch)
         ]
         batch = tokenizer(texts, padding=True, return_tensors="pt").to(device)
-        logits, _ = lm_forward(lm, batch["input_ids"], batch["attention_mask"])
-        targets = batch["input_ids"][:, 1:].masked_fill(batch["attention_mask"][:, 1:] == 0, -100)
-        loss = F.cross_entropy(logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=-100)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        ids, attn = batch["input_ids"], batch["attention_mask"]
+        losses.append(next_token_step(lm, optimizer, ids, attn, labels))
         schedule.step()
-        losses.append(loss.item())
     lm.eval()
     return losses
 

@@ -67,6 +67,11 @@ def headline(run: dict, world: methods.World) -> dict:
         f"trace_{m}": [[p["kl"], p["gold_gain_std"]] for p in r["points"]]
         for m, r in run["methods"].items()
     }
+    out |= {  # mean completion length in each sampling round's trace point (GRPO, RLOO)
+        f"lengths_{m}": [p["length"] for p in r["points"]]
+        for m, r in run["methods"].items()
+        if "length" in r["final"]
+    }
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return out | {
         "best_of_n": run.get("best_of_n", []),

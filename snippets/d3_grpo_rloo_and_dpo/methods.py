@@ -41,7 +41,7 @@ class Config:
     epsilon: common.Prob = 0.2  # clip range of the ratio
     beta: common.NonNegFloat = 0.2  # weight of the k3 KL in the loss (TRL's default is 0)
     aggregation: Literal["grpo", "dapo", "dr_grpo"] = "dapo"  # how token losses are averaged
-    dpo_beta: common.PosFloat = 0.1  # DPO's β: the implicit reward's scale
+    dpo_beta: common.PosFloat = 1.0  # DPO's β (TRL's default 0.1 drifts far here; see the page)
     dpo_epochs: common.PosInt = 2  # passes over the preference pairs
     dpo_lr: common.PosFloat = 1e-4  # Adam learning rate for DPO
     dpo_batch: common.PosInt = 32  # pairs per DPO step

@@ -17,7 +17,6 @@ from typing import Annotated, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -148,13 +147,9 @@ def pretrain(
         answer_len = batch["attention_mask"].sum(1) - n_prompt
         width = batch["input_ids"].shape[1]
         is_answer = torch.arange(width)[None] >= (width - answer_len)[:, None]
-        targets = batch["input_ids"].masked_fill(~is_answer, -100)[:, 1:]
-        logits, _ = d2.lm_forward(lm, batch["input_ids"], batch["attention_mask"])
-        loss = F.cross_entropy(logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=-100)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
+        labels = batch["input_ids"].masked_fill(~is_answer, -100)
+        ids, attn = batch["input_ids"], batch["attention_mask"]
+        history.append(d2.next_token_step(lm, optimizer, ids, attn, labels))
     lm.eval()
     return history
 

@@ -3,7 +3,7 @@
 Each pitfall is a module with a pair of functions, ``<name>_broken`` and ``<name>_fixed``,
 with the same signature: they run the same small experiment, differ in the one or two lines
 that matter, and return the result that shows the symptom. Each module exports one
-:class:`~snippets.e0_debugging_common_pitfalls.base.Pitfall` record, and the atlas is a loop
+:class:`~snippets.e0_debugging_common_pitfalls.record.Pitfall` record, and the atlas is a loop
 over those records. The tests assert that the symptom appears with the bug and disappears
 with the fix; ``--results`` writes the numbers the page quotes.
 """
@@ -30,12 +30,13 @@ from snippets.e0_debugging_common_pitfalls import (
     target_network,
     truncation,
 )
-from snippets.e0_debugging_common_pitfalls.base import Config, Outcome, Pitfall
+from snippets.e0_debugging_common_pitfalls.base import Config
 from snippets.e0_debugging_common_pitfalls.reading_curves import (
     cem_cartpole,
     cem_summary,
     plot_learning_curves,
 )
+from snippets.e0_debugging_common_pitfalls.record import Outcome, Pitfall
 from snippets.e0_debugging_common_pitfalls.tracking import track_curve
 
 # --8<-- [end:imports]
@@ -81,14 +82,10 @@ def section(name: str, body: str) -> str:
 
 def atlas_table(metrics: dict[str, Any]) -> str:
     """Every pitfall's symptom, broken and fixed, as a Markdown table."""
-
-    def show(pitfall: Pitfall, value: Any) -> str:
-        return ("yes" if value else "no") if isinstance(value, bool) else pitfall.fmt.format(value)
-
     rows = ["| pitfall | symptom measured | broken | fixed |", "|---|---|---|---|"]
     for p in PITFALLS:
-        broken, fixed = metrics[p.name]["broken"], metrics[p.name]["fixed"]
-        rows.append(f"| {p.name} | {p.measured} | {show(p, broken)} | {show(p, fixed)} |")
+        broken, fixed = (p.symptom.show(metrics[p.name][k]) for k in ("broken", "fixed"))
+        rows.append(f"| {p.name} | {p.symptom.measured} | {broken} | {fixed} |")
     return "\n".join(rows)
 
 

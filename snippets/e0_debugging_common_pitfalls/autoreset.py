@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
 from snippets.e0_debugging_common_pitfalls.base import (
     Config,
-    Outcome,
-    Pitfall,
     make_vector_cartpole,
+    new_figure,
     returns_to_go,
 )
+from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 from snippets.e0_debugging_common_pitfalls.truncation import cartpole_features
 
 # --8<-- [end:imports]
@@ -108,10 +107,7 @@ def autoreset_fixed(cfg: Config, seed: int) -> ReturnTargets:
 # --8<-- [start:autoreset-record]
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """Return target against pole angle for every trained row, broken and fixed."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True, sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(10, 3.8), sharex=True, sharey=True)
     for ax, run, name in zip(
         axes, (outcome.broken, outcome.fixed), ("broken", "fixed"), strict=True
     ):
@@ -153,12 +149,11 @@ def extra(outcome: Outcome) -> dict[str, float]:
 
 PITFALL = Pitfall(
     name="autoreset",
-    measured="share of trained rows that are reset steps",
-    broken=autoreset_broken,
-    fixed=autoreset_fixed,
-    symptom=lambda result: result.reset_share,
+    experiment=Experiment(autoreset_broken, autoreset_fixed),
+    symptom=Symptom(
+        "share of trained rows that are reset steps", lambda result: result.reset_share, "{:.1%}"
+    ),
     figure=figure,
-    fmt="{:.1%}",
     extra=extra,
     notice=(
         "Trained on every row, {broken:.1%} of the batch are reset steps, and {fallen:.0%} of "

@@ -1,7 +1,7 @@
-"""E0's shared pieces: the settings of every experiment, the pitfall record, CartPole rollouts.
+"""E0's shared pieces: the settings of every experiment, CartPole rollouts, the figures' style.
 
-Every pitfall module builds one :class:`Pitfall` from these; the package's ``__init__``
-runs them all in one loop.
+Every pitfall module runs its experiments with these and draws its figure with
+:func:`new_figure`; the record it exports is in ``record``.
 """
 
 # --8<-- [start:imports]
@@ -70,61 +70,6 @@ class Config:
 # --8<-- [end:config]
 
 
-# --8<-- [start:record]
-Run = Callable[[Config, int], Any]  # an experiment: run(cfg, seed) -> its result
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The results of one pitfall's runs: with the bug, with the fix, and a reference if any."""
-
-    broken: Any
-    fixed: Any
-    reference: Any = None
-
-
-@dataclass(frozen=True)
-class Pitfall:
-    """One entry of the atlas: the same experiment with the bug and with the fix.
-
-    Attributes:
-        name: its name on the command line and in the JSON line (``--pitfall truncation``).
-        measured: what the symptom is, for the atlas table.
-        broken: runs the experiment with the bug.
-        fixed: runs the same experiment with the fix.
-        symptom: the one number (or flag) of a result that the tests and the JSON report.
-        figure: draws the page's figure from an :class:`Outcome`; it runs nothing itself.
-        notice: the page's measured sentence, a format string filled from :meth:`numbers`.
-        fmt: how the atlas table prints the symptom.
-        reference: a third run the figure shows beside the two (optional).
-        extra: more numbers the sentence quotes, computed from an Outcome (optional).
-    """
-
-    name: str
-    measured: str
-    broken: Run
-    fixed: Run
-    symptom: Callable[[Any], float | bool]
-    figure: Callable[[Outcome, Config], Any]
-    notice: str
-    fmt: str = "{:.2f}"
-    reference: Run | None = None
-    extra: Callable[[Outcome], dict[str, Any]] | None = None
-
-    def run(self, cfg: Config, seed: int) -> Outcome:
-        """Run the broken, the fixed and (if any) the reference experiment once each."""
-        reference = self.reference(cfg, seed) if self.reference else None
-        return Outcome(self.broken(cfg, seed), self.fixed(cfg, seed), reference)
-
-    def numbers(self, outcome: Outcome) -> dict[str, Any]:
-        """The symptom with the bug and with the fix, and any extra numbers of the sentence."""
-        found = {"broken": self.symptom(outcome.broken), "fixed": self.symptom(outcome.fixed)}
-        return found | (self.extra(outcome) if self.extra else {})
-
-
-# --8<-- [end:record]
-
-
 # --8<-- [start:rollout]
 def make_vector_cartpole(n_envs: int) -> Any:
     """``n_envs`` CartPole-v1 copies stepped together by NumPy (Gymnasium's vector entry point)."""
@@ -164,6 +109,20 @@ def rollout_vector(
     return {key: np.asarray(value) for key, value in out.items()}
 
 
+def cartpole_episodes(
+    n_envs: int, act: Callable[[np.ndarray], np.ndarray], seed: int, gamma: float
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One episode in each of ``n_envs`` CartPole copies (:func:`rollout_vector`).
+
+    Returns:
+        The rollout, and the discounted return-to-go of each of its steps, shape (T, N).
+    """
+    env = make_vector_cartpole(n_envs)
+    episodes = rollout_vector(env, act, seed)
+    env.close()
+    return episodes, returns_to_go(episodes["rewards"], gamma)
+
+
 def returns_to_go(rewards: np.ndarray, gamma: float, ends: np.ndarray | None = None) -> np.ndarray:
     """Discounted return from each step to the end of its episode; rewards has shape (T, N).
 
@@ -188,3 +147,18 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 # --8<-- [end:rollout]
+
+
+# --8<-- [start:figure]
+def new_figure(nrows: int = 1, ncols: int = 1, **options: Any) -> tuple[Any, Any]:
+    """A figure in the course's style and its axes: ``plt.subplots(nrows, ncols, **options)``.
+
+    matplotlib is imported here, so running the experiments does not load it.
+    """
+    import matplotlib.pyplot as plt
+
+    common.use_course_style()
+    return plt.subplots(nrows, ncols, **options)
+
+
+# --8<-- [end:figure]

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
-from snippets.e0_debugging_common_pitfalls.base import Config, Outcome, Pitfall, softmax
+from snippets.e0_debugging_common_pitfalls.base import Config, new_figure, softmax
+from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
 
@@ -85,10 +85,7 @@ def entropy_collapsed(entropy: np.ndarray, floor: float = 0.1, within: int = 50)
 # --8<-- [start:learning-rate-record]
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """Policy entropy and expected reward per step, for both step sizes."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax1, ax2) = new_figure(1, 2, figsize=(10, 3.8))
     for run, color, lr in ((outcome.broken, "tab:red", cfg.lr_too_high),
                            (outcome.fixed, "tab:blue", cfg.lr)):  # fmt: skip
         ax1.plot(run.entropy, color=color, label=f"lr = {lr:g}")
@@ -115,10 +112,10 @@ def extra(outcome: Outcome) -> dict[str, Any]:
 
 PITFALL = Pitfall(
     name="learning-rate",
-    measured="expected reward at the last step (best 1.0)",
-    broken=learning_rate_broken,
-    fixed=learning_rate_fixed,
-    symptom=lambda result: result.expected_reward[-1],
+    experiment=Experiment(learning_rate_broken, learning_rate_fixed),
+    symptom=Symptom(
+        "expected reward at the last step (best 1.0)", lambda result: result.expected_reward[-1]
+    ),
     figure=figure,
     extra=extra,
     notice=(

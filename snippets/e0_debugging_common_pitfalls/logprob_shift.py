@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
-from snippets.e0_debugging_common_pitfalls.base import Config, Outcome, Pitfall
+from snippets.e0_debugging_common_pitfalls.base import Config, new_figure
+from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
 
@@ -115,11 +115,8 @@ def logprob_fixed(cfg: Config, seed: int) -> LogprobCheck:
 # --8<-- [start:logprob-record]
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """Recorded against recomputed log-probs: on the diagonal when the gather is right."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
     bad, good = outcome.broken, outcome.fixed
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = new_figure(figsize=(5.5, 5))
     ax.scatter(bad.recorded.ravel(), bad.recomputed.ravel(), s=6, color="tab:red", alpha=0.5,
                label=f"shifted gather (max error {bad.max_abs_error:.1f} nats)")  # fmt: skip
     ax.scatter(good.recorded.ravel(), good.recomputed.ravel(), s=6, color="tab:blue",
@@ -132,12 +129,11 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
 
 PITFALL = Pitfall(
     name="logprob-shift",
-    measured="max \\|recorded − recomputed\\| (nats)",
-    broken=logprob_broken,
-    fixed=logprob_fixed,
-    symptom=lambda result: result.max_abs_error,
+    experiment=Experiment(logprob_broken, logprob_fixed),
+    symptom=Symptom(
+        "max \\|recorded − recomputed\\| (nats)", lambda result: result.max_abs_error, "{:.3g}"
+    ),
     figure=figure,
-    fmt="{:.3g}",
     notice=(
         "The correct gather reproduces the sampler's log-probs (largest difference "
         "{fixed:.1g} nats; up to about $10^{{-6}}$ is normal on a GPU or with another batch "

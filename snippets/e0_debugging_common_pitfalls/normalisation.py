@@ -9,16 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
 from snippets.e0_debugging_common_pitfalls.base import (
     Config,
-    Outcome,
-    Pitfall,
-    make_vector_cartpole,
-    returns_to_go,
-    rollout_vector,
+    cartpole_episodes,
+    new_figure,
     softmax,
 )
+from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
 
@@ -55,15 +52,11 @@ def reinforce_gradients(
         seed: seed of the environments and of the action sampling.
     """
     rng = np.random.default_rng(seed)
-    n = cfg.grad_batches * cfg.grad_batch_size
-    env = make_vector_cartpole(n)
 
     def act(obs: np.ndarray) -> np.ndarray:
         return (rng.random(len(obs)) < softmax(obs @ THETA)[:, 1]).astype(np.int64)
 
-    ep = rollout_vector(env, act, seed)
-    env.close()
-    returns = returns_to_go(ep["rewards"], cfg.gamma)
+    ep, returns = cartpole_episodes(cfg.grad_batches * cfg.grad_batch_size, act, seed, cfg.gamma)
     score = np.eye(2)[ep["actions"]] - softmax(ep["obs"] @ THETA)  # d log pi / d logits
     grads = []
     for b in range(cfg.grad_batches):
@@ -113,11 +106,8 @@ def normalisation_fixed(cfg: Config, seed: int) -> GradientStats:
 # --8<-- [start:normalisation-record]
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """Histograms of each batch gradient's cosine with the mean gradient, broken and fixed."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
     bad, good = outcome.broken, outcome.fixed
-    fig, ax = plt.subplots()
+    fig, ax = new_figure()
     bins = np.linspace(-1, 1, 41)
     ax.hist(
         bad.cosines, bins=bins, color="tab:red", alpha=0.6, label=f"raw returns (SNR {bad.snr:.2f})"
@@ -132,10 +122,8 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
 
 PITFALL = Pitfall(
     name="normalisation",
-    measured="gradient signal-to-noise ratio",
-    broken=normalisation_broken,
-    fixed=normalisation_fixed,
-    symptom=lambda result: result.snr,
+    experiment=Experiment(normalisation_broken, normalisation_fixed),
+    symptom=Symptom("gradient signal-to-noise ratio", lambda result: result.snr),
     figure=figure,
     extra=lambda outcome: {
         "batches": len(outcome.broken.cosines),

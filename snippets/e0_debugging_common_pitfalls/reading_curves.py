@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from snippets import common, curves
-from snippets.e0_debugging_common_pitfalls.base import Config, make_vector_cartpole, rollout_vector
+from snippets.e0_debugging_common_pitfalls.base import (
+    Config,
+    make_vector_cartpole,
+    new_figure,
+    rollout_vector,
+)
 
 # --8<-- [end:imports]
 
@@ -80,11 +85,8 @@ def bootstrap_ci(
 # --8<-- [start:plot]
 def plot_learning_curves(runs: np.ndarray, folder: str) -> str:
     """Raw, smoothed and banded learning curves of several seeds, with the solved line."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
     episodes = np.arange(1, runs.shape[1] + 1)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), sharey=True)
+    fig, axes = new_figure(1, 3, figsize=(14, 3.8), sharey=True)
     axes[0].plot(episodes, runs[0], lw=0.8, color="0.6", label="raw (seed 0)")
     axes[0].plot(episodes, ema(runs[0], 0.9), label="EMA 0.9 (TensorBoard)")
     axes[0].plot(episodes, curves.moving_average(runs[0], 100), label="mean of last 100")

@@ -7,15 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
-from snippets.e0_debugging_common_pitfalls.base import (
-    Config,
-    Outcome,
-    Pitfall,
-    make_vector_cartpole,
-    returns_to_go,
-    rollout_vector,
-)
+from snippets.e0_debugging_common_pitfalls.base import Config, cartpole_episodes, new_figure
+from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
 
@@ -24,10 +17,9 @@ from snippets.e0_debugging_common_pitfalls.base import (
 def random_policy_returns(cfg: Config, seed: int, episodes: int = 32) -> tuple[Any, np.ndarray]:
     """States of random-policy CartPole episodes and their discounted returns-to-go."""
     rng = np.random.default_rng(seed)
-    env = make_vector_cartpole(episodes)
-    ep = rollout_vector(env, lambda obs: rng.integers(0, 2, len(obs)), seed)
-    env.close()
-    returns = returns_to_go(ep["rewards"], cfg.gamma)
+    ep, returns = cartpole_episodes(
+        episodes, lambda obs: rng.integers(0, 2, len(obs)), seed, cfg.gamma
+    )
     return ep["obs"][ep["mask"]], returns[ep["mask"]]
 
 
@@ -94,11 +86,8 @@ def reward_scale_fixed(cfg: Config, seed: int) -> float:
 # --8<-- [start:reward-scale-record]
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """Explained variance of the critic at scale 1, at the large scale, and normalised."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
     bad = outcome.broken
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    fig, ax = new_figure(figsize=(6.5, 3.5))
     scale = f"{cfg.reward_scale:g}"
     labels = ["rewards ×1", f"rewards ×{scale}", f"rewards ×{scale}, normalised"]
     values = [outcome.reference, bad, outcome.fixed]
@@ -111,12 +100,9 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
 
 PITFALL = Pitfall(
     name="reward-scale",
-    measured="critic's explained variance",
-    broken=reward_scale_broken,
-    fixed=reward_scale_fixed,
-    symptom=lambda result: result,
+    experiment=Experiment(reward_scale_broken, reward_scale_fixed, reward_scale_reference),
+    symptom=Symptom("critic's explained variance", lambda result: result),
     figure=figure,
-    reference=reward_scale_reference,
     extra=lambda outcome: {"scale_one": outcome.reference},
     notice=(
         "The same data, the same network and the same number of Adam steps: with the large "

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
-from snippets.e0_debugging_common_pitfalls.base import Config, Outcome, Pitfall
+from snippets.e0_debugging_common_pitfalls.base import Config, new_figure
+from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
 
@@ -84,10 +84,7 @@ def seeding_fixed(cfg: Config, seed: int) -> list[float]:
 # --8<-- [start:seeding-record]
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """Two runs with the same seed, for the broken and for the fixed function."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, name, run in zip(
         axes, ("broken", "fixed"), (outcome.broken, outcome.fixed), strict=True
     ):
@@ -101,10 +98,11 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
 
 PITFALL = Pitfall(
     name="seeding",
-    measured="two runs with the same seed agree",
-    broken=lambda cfg, seed: run_twice(seeding_broken, cfg, seed),
-    fixed=lambda cfg, seed: run_twice(seeding_fixed, cfg, seed),
-    symptom=lambda result: result.reproducible,
+    experiment=Experiment(
+        lambda cfg, seed: run_twice(seeding_broken, cfg, seed),
+        lambda cfg, seed: run_twice(seeding_fixed, cfg, seed),
+    ),
+    symptom=Symptom("two runs with the same seed agree", lambda result: result.reproducible),
     figure=figure,
     extra=lambda outcome: {"episodes": len(outcome.fixed.first)},
     notice=(

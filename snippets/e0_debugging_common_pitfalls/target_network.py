@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
-from snippets.e0_debugging_common_pitfalls.base import Config, Outcome, Pitfall
+from snippets.e0_debugging_common_pitfalls.base import Config, new_figure
+from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
 
@@ -98,10 +98,7 @@ def target_network_fixed(cfg: Config, seed: int) -> TDRun:
 # --8<-- [start:target-network-record]
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """Max |V(s)| per update on a log scale: no target network, target network, mixed buffer."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
-    fig, ax = plt.subplots()
+    fig, ax = new_figure()
     ax.semilogy(
         outcome.broken.max_abs_value, color="tab:red", label="no target network, skewed replay"
     )
@@ -116,13 +113,11 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
 
 PITFALL = Pitfall(
     name="target-network",
-    measured="max \\|V(s)\\| after the last update (truth 0)",
-    broken=target_network_broken,
-    fixed=target_network_fixed,
-    symptom=lambda result: result.final,
+    experiment=Experiment(target_network_broken, target_network_fixed, well_mixed_replay),
+    symptom=Symptom(
+        "max \\|V(s)\\| after the last update (truth 0)", lambda result: result.final, "{:.3g}"
+    ),
     figure=figure,
-    fmt="{:.3g}",
-    reference=well_mixed_replay,
     extra=lambda outcome: {
         "order": int(np.floor(np.log10(outcome.broken.final))),
         "updates": len(outcome.broken.max_abs_value),

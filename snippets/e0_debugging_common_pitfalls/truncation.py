@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from snippets import common
-from snippets.e0_debugging_common_pitfalls.base import Config, Outcome, Pitfall
+from snippets.e0_debugging_common_pitfalls.base import Config, new_figure
+from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
 
@@ -102,10 +102,7 @@ def truncation_fixed(cfg: Config, seed: int) -> ValueEstimate:
 # --8<-- [start:truncation-record]
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """The mean predicted value per TD iteration, broken and fixed, against the truth."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
-    fig, ax = plt.subplots()
+    fig, ax = new_figure()
     ax.plot(outcome.broken.curve, color="tab:red", label="broken: done = terminated or truncated")
     ax.plot(outcome.fixed.curve, color="tab:blue", label="fixed: done = terminated")
     ax.axhline(outcome.fixed.true_value, color="k", ls="--", lw=1, label="true value 1/(1-γ)")
@@ -128,10 +125,8 @@ def extra(outcome: Outcome) -> dict[str, float]:
 
 PITFALL = Pitfall(
     name="truncation",
-    measured="mean TD value estimate (truth 100)",
-    broken=truncation_broken,
-    fixed=truncation_fixed,
-    symptom=lambda result: result.value,
+    experiment=Experiment(truncation_broken, truncation_fixed),
+    symptom=Symptom("mean TD value estimate (truth 100)", lambda result: result.value),
     figure=figure,
     extra=extra,
     notice=(

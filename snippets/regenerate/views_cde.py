@@ -160,6 +160,19 @@ def view_d3_rlvr(rlvr: dict) -> str:
     return report.rlvr_text(rlvr["metrics"]) + "\n" + provenance(rlvr)
 
 
+def view_d3_length(*runs: dict) -> str:
+    """D3: the completion lengths GRPO's three loss aggregations lead to (β = 0, seed 0)."""
+    rows = []
+    for run in runs:
+        m, aggregation = run["metrics"], run["command"].split("--aggregation ")[1].split()[0]
+        lengths = m["lengths_grpo"]
+        rows.append([f"`{aggregation}`", num(lengths[0], ".1f"), num(lengths[-1], ".1f"),
+                     f"{m['gold_gain_std_grpo']:+.2f}", num(m["kl_grpo"], ".2f")])  # fmt: skip
+    head = ["aggregation", "mean completion length, first trace point", "... last point",
+            "gold gain (std)", "KL (nats)"]  # fmt: skip
+    return table(head, rows) + "\n" + provenance(runs[0])
+
+
 def view_d3_seeds(*entries: tuple[str, dict]) -> str:
     """D3: each method's final gold gain and KL over the benchmarked seeds, PPO from D2's entry."""
     from snippets.d3_grpo_rloo_and_dpo import report
@@ -224,6 +237,21 @@ def view_e2(e2: dict) -> str:
     return text + "\n" + json_line(e2) + "\n" + provenance(e2)
 
 
+def view_e0_sweep(sweep: dict) -> str:
+    """E0: the learning-rate x seed sweep, one row per learning rate."""
+    m = sweep["metrics"]
+    rows = [[f"{lr:g}", f"{num(med, '.1f')} [{num(lo, '.1f')}, {num(hi, '.1f')}]",
+             ", ".join(num(s, ".0f") for s in scores)]
+            for lr, med, lo, hi, scores in zip(m["learning_rates"], m["median"], m["q25"],
+                                               m["q75"], m["score"], strict=True)]  # fmt: skip
+    head = ["learning rate", "median [IQR] over seeds",
+            f"seeds {m['seeds'][0]}-{m['seeds'][-1]}, one by one"]  # fmt: skip
+    text = (f"Score: the mean return of the last {m.get('last', 50)} of {m['episodes']} episodes. "
+            f"Best median: learning rate {m['best_lr']:g} ({num(m['best_median'], '.1f')}); "
+            f"failed trials: {m['failed_trials']}.\n\n")  # fmt: skip
+    return text + table(head, rows) + "\n" + provenance(sweep)
+
+
 # --8<-- [end:views-e]
 
 
@@ -237,6 +265,7 @@ VIEWS: dict[str, View] = {
     "d1": View(("d1",), view_d1),
     "d3": View(("d3",), view_d3),
     "d3-rlvr": View(("d3-rlvr",), view_d3_rlvr),
+    "d3-length": View(("d3-length-grpo", "d3-length-dapo", "d3-length-dr_grpo"), view_d3_length),
     "d3-seeds": View(
         ("benchmark:d2", "benchmark:d3-grpo", "benchmark:d3-rloo", "benchmark:d3-dpo"),
         view_d3_seeds,
@@ -245,5 +274,6 @@ VIEWS: dict[str, View] = {
     "e1-bon": View(("e1",), view_e1_bon),
     "e1": View(("e1",), lambda e1: json_line(e1) + "\n" + provenance(e1)),
     "e2": View(("e2",), view_e2),
+    "e0-sweep": View(("e0-sweep",), view_e0_sweep),
 }
 # --8<-- [end:registry]
