@@ -344,7 +344,7 @@ def _quartiles(values: list[float]) -> dict:
     }
 
 
-# --8<-- [end:run]
+# --8<-- [end:grid]
 
 
 # --8<-- [start:report]

@@ -78,8 +78,10 @@ def numbers(out: Path) -> dict:
     """Every run's metrics by lesson and seed, without the timings (which no seed fixes)."""
     lessons = json.loads((out / "benchmark.json").read_text())["lessons"]
     return {
-        name: [(r["seed"], {k: v for k, v in r["metrics"].items() if "seconds" not in k})
-               for r in e["runs"]]  # fmt: skip
+        name: [
+            (r["seed"], {k: v for k, v in r["metrics"].items() if "seconds" not in k})
+            for r in e["runs"]
+        ]
         for name, e in lessons.items()
     }
 

@@ -302,7 +302,7 @@ def test_a_2x2_tune_sweep_scores_every_trial_as_c0_would_for_that_seed(local_ray
     assert metrics["learning_rates"] == [0.003, 0.03] and metrics["seeds"] == [0, 1]
     assert metrics["failed_trials"] == 0
     # Same seed, same numbers: the trial for (0.03, seed 1) is C0's own run.
-    returns = c0.train(c0.Config(episodes=20, learning_rate=0.03), 1, show_progress=False)["returns"]
+    cfg = c0.Config(episodes=20, learning_rate=0.03)
+    returns = c0.train(cfg, 1, show_progress=False)["returns"]
     assert metrics["score"][1][1] == pytest.approx(np.mean(returns[-10:]), abs=1e-4)
     assert len({s for row in metrics["score"] for s in row}) == 4  # every trial its own run
-

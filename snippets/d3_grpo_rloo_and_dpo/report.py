@@ -106,9 +106,12 @@ def cost_table(metrics: dict[str, Any], needs: dict[str, dict[str, bool]]) -> st
         f"n = {b['n']}: {b['gold_gain_std']:+.2f} at {b['kl']:.2f} nats"
         for b in metrics.get("best_of_n", [])
     )
-    return "\n".join(lines) + (
-        f"\n\nBest-of-n from the SFT model, same prompts: {best}.\n" if best else "\n"
-    )
+    peak = metrics.get("peak_rss_mb")
+    text = "\n".join(lines) + "\n"
+    if peak is not None:  # measured, unlike the model state: one process for every method
+        text += (f"\nPeak resident memory of the whole run (the world, every method and the "
+                 f"evaluations, one process): {peak:,.0f} MB.\n")  # fmt: skip
+    return text + (f"\nBest-of-n from the SFT model, same prompts: {best}.\n" if best else "")
 
 
 def seeds_table(entries: dict[str, dict]) -> str:

@@ -32,7 +32,7 @@ from snippets import common
 class Config:
     """The grid: step sizes x seeds, each trial a short REINFORCE run on CartPole-v1."""
 
-    learning_rates: str = "0.0003,0.001,0.003,0.01,0.03,0.1"  # Adam step sizes, comma-separated
+    learning_rates: str = "0.001,0.003,0.01,0.03,0.1,0.3,1"  # Adam step sizes, comma-separated
     seeds: common.PosInt = 5  # seeds per step size: seed, seed + 1, ...
     episodes: common.PosInt = 300  # episodes per trial (C0 trains for 1000)
     last: common.PosInt = 50  # a trial's score: mean return of its last `last` episodes
@@ -145,7 +145,7 @@ def plot(grid: dict[str, Any], path: str) -> str:
 
     common.use_course_style()
     score, rates, summary = np.asarray(grid["score"]), grid["learning_rates"], summarise(grid)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     image = ax1.imshow(score, cmap="viridis", vmin=0, vmax=500, aspect="auto")
     for (i, j), value in np.ndenumerate(score):
         ax1.text(j, i, f"{value:.0f}", ha="center", va="center",
@@ -153,10 +153,11 @@ def plot(grid: dict[str, Any], path: str) -> str:
     ax1.set(xticks=range(len(grid["seeds"])), xticklabels=grid["seeds"], xlabel="seed",
             yticks=range(len(rates)), yticklabels=[f"{r:g}" for r in rates],
             ylabel="learning rate", title="Score of every trial")  # fmt: skip
-    fig.colorbar(image, ax=ax1, label="mean return, last episodes")
+    ax1.grid(False)
+    fig.colorbar(image, ax=ax1, label="score")
     ax2.plot(rates, summary["median"], "o-", label="median over seeds")
     ax2.fill_between(rates, summary["q25"], summary["q75"], alpha=0.25, label="interquartile range")
-    ax2.set(xscale="log", xlabel="learning rate", ylabel="mean return, last episodes",
+    ax2.set(xscale="log", xlabel="learning rate", ylabel="score (mean return, last episodes)",
             title="REINFORCE on CartPole-v1", ylim=(0, 510))  # fmt: skip
     ax2.legend(loc="upper left")
     return common.save_figure(fig, path)

@@ -170,7 +170,9 @@ def view_d3_length(*runs: dict) -> str:
                      f"{m['gold_gain_std_grpo']:+.2f}", num(m["kl_grpo"], ".2f")])  # fmt: skip
     head = ["aggregation", "mean completion length, first trace point", "... last point",
             "gold gain (std)", "KL (nats)"]  # fmt: skip
-    return table(head, rows) + "\n" + provenance(runs[0])
+    others = " and ".join(f"`{r[0]}`" for r in rows[1:])
+    return (table(head, rows) + "\n" + provenance(runs[0])
+            + f"\n*The other rows: the same command with --aggregation {others}.*\n")  # fmt: skip
 
 
 def view_d3_seeds(*entries: tuple[str, dict]) -> str:
