@@ -91,6 +91,7 @@ def sweep(cfg: Config, first_seed: int = 0) -> dict[str, Any]:
         tuner = tune.Tuner(
             tune.with_resources(trial, {"cpu": 1}),
             param_space=space,
+            tune_config=tune.TuneConfig(reuse_actors=True),  # one process per CPU, not per trial
             run_config=tune.RunConfig(storage_path=storage, verbose=0, callbacks=[bar]),
         )
         with contextlib.redirect_stdout(io.StringIO()):  # Tune's banner names a temporary folder
