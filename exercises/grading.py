@@ -107,8 +107,10 @@ class Exercise:
         The lesson's page includes that section as the exercise's solution.
         """
         function = inspect.unwrap(self.solution())
-        lines, first = inspect.getsourcelines(function)
-        source = Path(inspect.getsourcefile(function) or "").read_text(encoding="utf-8")
+        # The code object knows its file and first line; inspect's lookup walks every loaded
+        # module (torch's and JAX's included) and costs a fraction of a second per call.
+        first = function.__code__.co_firstlineno
+        source = Path(function.__code__.co_filename).read_text(encoding="utf-8")
         open_sections: list[str] = []
         for line in source.splitlines()[: first - 1]:
             for kind, name in SECTION.findall(line):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,9 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+# Under `uv run`, Ray packs the repository for its workers at every ray.init (seconds): the
+# tests' workers are processes on this machine, in this environment, so they need no copy.
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 # SB3 makes an (empty) log folder per learn() under /tmp unless told where: one for the session.
 os.environ.setdefault("SB3_LOGDIR", tempfile.mkdtemp(prefix="rl-course-sb3-"))
 
@@ -34,6 +39,25 @@ def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.Comp
         timeout=timeout,
         env={**os.environ, "RL_COURSE_PROGRESS": "0"},
     )
+
+
+def run_main(main: Callable[[list[str]], dict], *args: str, capsys: pytest.CaptureFixture) -> dict:
+    """Run a lesson's ``main(args)`` in this process; return the JSON line it printed last.
+
+    In-process, a command-line test skips a fresh interpreter importing torch again (seconds
+    each). The printed line must be the metrics ``main`` returns, and a ``main`` that sets
+    torch's thread count (the tiny-model lessons use one) leaves it as it found it.
+    """
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
+    try:
+        metrics = main(list(args))
+    finally:
+        if torch and threads:
+            torch.set_num_threads(threads)
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed == json.loads(json.dumps(metrics)), "the last line printed is not the metrics"
+    return printed
 
 
 # Set above for the lesson tests; a reader's shell has none of them.
@@ -89,6 +113,60 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest'
     if _SECONDS:
         shares = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(_SECONDS.items()))
         terminalreporter.write_line(f"seconds per chapter (and shared tests): {shares}")
+
+
+def d2_tiny():
+    """D2 at test scale: the configuration D2's learning tests use, and D3's world is built on."""
+    from dataclasses import replace
+
+    from snippets import d2_rlhf_llm_with_pytorch as d2
+
+    return replace(
+        d2.Config(),
+        pretrain_steps=150,
+        preference_prompts=1024,
+        test_fraction=0.2,
+        label_temperature=0.5,  # a less noisy rater than the lesson's, to learn from fewer pairs
+        rm_epochs=3,
+        ppo_iterations=8,
+        rollout_batch=32,
+        ppo_epochs=4,
+        minibatch=16,
+        lr=1e-3,  # a larger step than the lesson's, so that 8 iterations show progress
+    )
+
+
+@pytest.fixture(scope="session")
+def d2_sft():
+    """D2's stage 1 at test scale, once for D2's tests and D3's: a briefly pretrained policy."""
+    import torch
+
+    from snippets import common
+    from snippets import d2_rlhf_llm_with_pytorch as d2
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the lesson's command runs it: the same numbers in any order
+    rng = common.seed_everything(0)
+    lm, tokenizer = d2.load_policy_and_tokenizer("tiny", d2_tiny())
+    losses = d2.pretrain(lm, tokenizer, d2_tiny(), rng)
+    torch.set_num_threads(threads)
+    return lm, tokenizer, losses
+
+
+@pytest.fixture(scope="session")
+def d2_reward_model(d2_sft):
+    """D2's stage 2 exactly as the pipeline runs it, on the test-scale configuration."""
+    import torch
+
+    from snippets import common
+    from snippets import d2_rlhf_llm_with_pytorch as d2
+
+    lm, tokenizer, _ = d2_sft
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rm, stats = d2.build_reward_model(lm, tokenizer, d2_tiny(), common.seed_everything(1))
+    torch.set_num_threads(threads)
+    return rm, stats
 
 
 @pytest.fixture(scope="session")

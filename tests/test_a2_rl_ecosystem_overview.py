@@ -1,10 +1,8 @@
-import json
-
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import run_module
+from conftest import run_main
 
 from snippets import a2_rl_ecosystem_overview as a2
 
@@ -124,13 +122,10 @@ def test_ppo_beats_random_play_after_256_steps(trained):
 # ---------------------------------------------------------------- the command
 
 
-def test_quick_cli_prints_metrics_plot_and_tensorboard_logs(tmp_path):
+def test_quick_cli_prints_metrics_plot_and_tensorboard_logs(tmp_path, capsys):
     plot, logs = tmp_path / "a2.png", tmp_path / "tb"
-    result = run_module(
-        "a2_rl_ecosystem_overview", "--quick", "--plot", str(plot), "--tensorboard", str(logs)
-    )
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    args = ["--quick", "--plot", str(plot), "--tensorboard", str(logs)]
+    metrics = run_main(a2.main, *args, capsys=capsys)
     assert metrics["timesteps"] == 512 and metrics["env_id"] == "CartPole-v1"
     assert metrics["random_episode_return"] == a2.run_random_episode("CartPole-v1", 0).total_reward
     for key in ("random_mean_return", "trained_mean_return", "train_seconds", "seconds"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import run_module
+from conftest import run_main
 
 from snippets import b3_deep_q_networks_dqn as b3
 from snippets import curves
@@ -158,22 +158,12 @@ def _wandb_records(path: str):
             yield record
 
 
-def test_wandb_offline_run_records_sb3_metrics(tmp_path, monkeypatch, capsys):
+def test_quick_run_writes_every_output_and_its_wandb_record_holds_sb3_metrics(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    metrics = b3.main(["--quick", "--wandb", "--timesteps", "1500"])
-    assert metrics["timesteps"] == 1500
-    (run_file,) = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
-    logged = set()
-    for record in _wandb_records(run_file):
-        if record.WhichOneof("record_type") == "history":
-            logged |= {item.key or "/".join(item.nested_key) for item in record.history.item}
-    assert {"train/loss", "rollout/ep_rew_mean", "rollout/exploration_rate"} <= logged
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["timesteps"] == 1500
-
-
-def test_cli_quick_run_prints_metrics_and_writes_outputs(tmp_path):
     paths = {
         flag: tmp_path / name
         for flag, name in [
@@ -184,19 +174,19 @@ def test_cli_quick_run_prints_metrics_and_writes_outputs(tmp_path):
         ]
     }
     args = [str(x) for kv in paths.items() for x in kv]
-    result = run_module("b3_deep_q_networks_dqn", "--quick", *args, timeout=900)
-    assert result.returncode == 0, result.stderr[-2000:]
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert {
-        "kept_mean_return",
-        "final_mean_return",
-        "seconds_per_seed",
-        "timesteps",
-    } <= metrics.keys()
+    metrics = run_main(b3.main, "--quick", "--wandb", "--timesteps", "1500", *args, capsys=capsys)
+    assert metrics["timesteps"] == 1500
+    assert {"kept_mean_return", "final_mean_return", "seconds_per_seed"} <= metrics.keys()
     assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
     curve = json.loads(paths["--curve"].read_text())
     assert curve["x_label"] == "environment steps" and len(curve["x"]) == len(curve["y"]) > 0
     assert paths["--gif"].stat().st_size < 1_000_000
+    (run_file,) = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
+    logged = set()
+    for record in _wandb_records(run_file):
+        if record.WhichOneof("record_type") == "history":
+            logged |= {item.key or "/".join(item.nested_key) for item in record.history.item}
+    assert {"train/loss", "rollout/ep_rew_mean", "rollout/exploration_rate"} <= logged
 
 
 def test_flags_come_from_the_config_and_win_over_the_preset():

@@ -1,10 +1,9 @@
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
-from conftest import run_module
+from conftest import run_main
 from transformers import GPT2Config, GPT2Model
 
 from snippets import d1_reward_modeling_concepts as d1
@@ -124,10 +123,8 @@ def test_reward_model_accuracy_exceeds_inter_annotator_agreement(experiment):
         assert r["model_accuracy"] <= d1.ceiling_from_agreement(r["inter_annotator"]) + 0.02
 
 
-def test_cli_quick_prints_metrics():
-    result = run_module("d1_reward_modeling_concepts", "--quick")
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+def test_cli_quick_prints_metrics(capsys):
+    metrics = run_main(d1.main, "--quick", capsys=capsys)
     expected = {"slopes", "rank_correlations", "label_agreement", "model_accuracy",
                 "truth_accuracy", "inter_annotator", "seconds"}  # fmt: skip
     assert expected <= metrics.keys()

@@ -6,27 +6,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import run_module
+from conftest import d2_tiny, run_main
 from transformers import GenerationConfig
 
 from snippets import common
 from snippets import d2_rlhf_llm_with_pytorch as d2
 from snippets.d2_rlhf_llm_with_pytorch import report
+from snippets.d2_rlhf_llm_with_pytorch.__main__ import main as d2_main
 from snippets.d2_rlhf_llm_with_pytorch.__main__ import settings
 
-TINY = replace(
-    d2.Config(),
-    pretrain_steps=150,
-    preference_prompts=1024,
-    test_fraction=0.2,
-    label_temperature=0.5,  # a less noisy rater than the lesson's, to learn from fewer pairs
-    rm_epochs=3,
-    ppo_iterations=8,
-    rollout_batch=32,
-    ppo_epochs=4,
-    minibatch=16,
-    lr=1e-3,  # a larger step than the lesson's, so that 8 iterations show progress
-)
+TINY = d2_tiny()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,20 +27,15 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def sft():
-    """A briefly pretrained tiny policy, shared by the learning tests."""
-    rng = common.seed_everything(0)
-    lm, tokenizer = d2.load_policy_and_tokenizer("tiny", TINY)
-    losses = d2.pretrain(lm, tokenizer, TINY, rng)
-    return lm, tokenizer, losses
+def sft(d2_sft):
+    """A briefly pretrained tiny policy, shared by the learning tests (and D3's)."""
+    return d2_sft
 
 
 @pytest.fixture(scope="module")
-def reward_model(sft):
+def reward_model(d2_reward_model):
     """Stage 2 exactly as the pipeline runs it, on the tiny configuration."""
-    lm, tokenizer, _ = sft
-    rm, stats = d2.build_reward_model(lm, tokenizer, TINY, common.seed_everything(1))
-    return rm, stats
+    return d2_reward_model
 
 
 # --- corpus, tokenizer and the hidden rater ---------------------------------------------
@@ -292,12 +276,10 @@ def test_short_seeded_ppo_run_raises_the_reward_model_score(sft, reward_model):
     torch.testing.assert_close(lm.state_dict()["lm_head.weight"], frozen)  # the reference stays put
 
 
-def test_cli_quick_prints_the_headline_metrics_and_its_record_renders(tmp_path):
+def test_cli_quick_prints_the_headline_metrics_and_its_record_renders(tmp_path, capsys):
     record = tmp_path / "run.json"
-    result = run_module("d2_rlhf_llm_with_pytorch", "--quick", "--save-logs", str(record))
-    assert result.returncode == 0, result.stderr[-2000:]
-    line = result.stdout.strip().splitlines()[-1]
-    metrics = json.loads(line)
+    metrics = run_main(d2_main, "--quick", "--save-logs", str(record), capsys=capsys)
+    line = json.dumps(metrics)
     expected = {"rm_accuracy", "gold_before", "gold_std_before", "gold_gain_std_kl"}
     assert expected | {"kl_after_kl", "kl_after_no_kl", "seconds"} <= metrics.keys()
     assert metrics["device"] == "cpu" and metrics["threads"] == 1  # the tiny model's defaults

@@ -1,11 +1,10 @@
-import json
 import os
 from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import run_module
+from conftest import run_main
 
 from snippets import e2_further_learning_capstone_idea as e2
 
@@ -71,13 +70,9 @@ def test_your_capstone_model_meets_the_definition_of_done():
     assert verdict.done, f"mean return {verdict.mean_return:.1f} < target {verdict.target:g}"
 
 
-def test_quick_run_trains_saves_and_prints_the_verdict(tmp_path):
-    result = run_module(
-        "e2_further_learning_capstone_idea", "--quick", "--save", str(tmp_path),
-        "--plot", str(tmp_path / "curve.png"),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+def test_quick_run_trains_saves_and_prints_the_verdict(tmp_path, capsys):
+    args = ["--quick", "--save", str(tmp_path), "--plot", str(tmp_path / "curve.png")]
+    metrics = run_main(e2.main, *args, capsys=capsys)
     assert {"mean_return", "done", "target", "timesteps", "seconds"} <= set(metrics)
     assert metrics["timesteps"] == 4096 and metrics["target"] == -100.0
     assert (tmp_path / "ppo_acrobot.zip").is_file() and (tmp_path / "curve.png").is_file()
