@@ -5,9 +5,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_module
+from conftest import ROOT, run_main
 
 from snippets import regenerate
+from snippets.regenerate.__main__ import main as regenerate_main
 
 DOCS = ROOT / "docs"
 INCLUDED = re.compile(r'^\s*--8<--\s+"results/runs/(?P<name>[\w-]+)\.md"\s*$', re.M)
@@ -58,11 +59,16 @@ def test_a_view_shows_new_numbers_when_its_record_changes(tmp_path: Path):
     assert regenerate.render_view("d1", tmp_path) != regenerate.render_view("d1")
 
 
-def test_cli_runs_one_command_into_a_temporary_folder(tmp_path: Path):
-    result = run_module("regenerate", "--run", "a3-4x4", "--out", str(tmp_path / "runs"),
-                        "--figures", str(tmp_path / "figures"))  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1])["ran"] == ["a3-4x4"]
+def test_cli_runs_one_command_into_a_temporary_folder(tmp_path: Path, capsys):
+    args = [
+        "--run",
+        "a3-4x4",
+        "--out",
+        str(tmp_path / "runs"),
+        "--figures",
+        str(tmp_path / "figures"),
+    ]
+    assert run_main(regenerate_main, *args, capsys=capsys)["ran"] == ["a3-4x4"]
     record = json.loads((tmp_path / "runs" / "a3-4x4.json").read_text())
     assert record["metrics"]["v_random_cell_0_1"] == pytest.approx(-14.0, abs=0.05)  # Ex. 4.1
     assert record["command"].endswith("--plot docs/assets/figures/a3_gridworld_4x4.png")
