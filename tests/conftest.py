@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,22 @@ def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.Comp
     )
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None = None) -> Iterator[None]:
+    """Run a block with ``n`` torch threads (None: as it is), then restore the count it found."""
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
+    if n is not None:
+        import torch
+
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if threads is not None:
+            sys.modules["torch"].set_num_threads(threads)
+
+
 def run_main(main: Callable[[list[str]], dict], *args: str, capsys: pytest.CaptureFixture) -> dict:
     """Run a lesson's ``main(args)`` in this process; return the JSON line it printed last.
 
@@ -48,13 +65,8 @@ def run_main(main: Callable[[list[str]], dict], *args: str, capsys: pytest.Captu
     each). The printed line must be the metrics ``main`` returns, and a ``main`` that sets
     torch's thread count (the tiny-model lessons use one) leaves it as it found it.
     """
-    torch = sys.modules.get("torch")
-    threads = torch.get_num_threads() if torch else None
-    try:
+    with torch_threads():
         metrics = main(list(args))
-    finally:
-        if torch and threads:
-            torch.set_num_threads(threads)
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed == json.loads(json.dumps(metrics)), "the last line printed is not the metrics"
     return printed
@@ -139,33 +151,25 @@ def d2_tiny():
 @pytest.fixture(scope="session")
 def d2_sft():
     """D2's stage 1 at test scale, once for D2's tests and D3's: a briefly pretrained policy."""
-    import torch
-
     from snippets import common
     from snippets import d2_rlhf_llm_with_pytorch as d2
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the lesson's command runs it: the same numbers in any order
-    rng = common.seed_everything(0)
-    lm, tokenizer = d2.load_policy_and_tokenizer("tiny", d2_tiny())
-    losses = d2.pretrain(lm, tokenizer, d2_tiny(), rng)
-    torch.set_num_threads(threads)
+    with torch_threads(1):  # as the lesson's command runs it: the same numbers in any order
+        rng = common.seed_everything(0)
+        lm, tokenizer = d2.load_policy_and_tokenizer("tiny", d2_tiny())
+        losses = d2.pretrain(lm, tokenizer, d2_tiny(), rng)
     return lm, tokenizer, losses
 
 
 @pytest.fixture(scope="session")
 def d2_reward_model(d2_sft):
     """D2's stage 2 exactly as the pipeline runs it, on the test-scale configuration."""
-    import torch
-
     from snippets import common
     from snippets import d2_rlhf_llm_with_pytorch as d2
 
     lm, tokenizer, _ = d2_sft
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    rm, stats = d2.build_reward_model(lm, tokenizer, d2_tiny(), common.seed_everything(1))
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        rm, stats = d2.build_reward_model(lm, tokenizer, d2_tiny(), common.seed_everything(1))
     return rm, stats
 
 

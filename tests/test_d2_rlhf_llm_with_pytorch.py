@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import d2_tiny, run_main
+from conftest import d2_tiny, run_main, torch_threads
 from transformers import GenerationConfig
 
 from snippets import common
@@ -20,10 +20,8 @@ TINY = d2_tiny()
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
