@@ -10,7 +10,6 @@ import pytest
 import torch
 from conftest import d2_tiny
 
-from snippets import curves
 from snippets import d2_rlhf_llm_with_pytorch as d2
 from snippets.d3_grpo_rloo_and_dpo import losses, methods, rlvr
 
@@ -224,14 +223,11 @@ def test_a_group_of_one_is_refused_with_a_one_line_error(capsys: pytest.CaptureF
 # ---------------------------------------------------------------- the methods in D2's world
 @pytest.fixture(scope="module")
 def small_world(d2_sft, d2_reward_model) -> methods.World:
-    """D2's world at test scale (the policy and reward model D2's tests use), as build_world
-    makes it: 128 held-out prompts and the SFT model's scores on them."""
+    """D2's world at test scale, built on the policy and reward model D2's tests train."""
     torch.set_num_threads(1)
     (lm, tokenizer, _), (reward_model, stats) = d2_sft, d2_reward_model
     config = replace(d2_tiny(), eval_prompts=128)
-    prompts = d2.sample_prompts(np.random.default_rng(0 + curves.EVAL_SEED_OFFSET), 128)
-    before = d2.evaluate(lm, lm, reward_model, tokenizer, prompts, config)
-    return methods.World(tokenizer, lm, reward_model, stats["train_pairs"], config, prompts, before)
+    return methods.world_from(lm, tokenizer, reward_model, stats["train_pairs"], config, seed=0)
 
 
 SHORT = replace(methods.Config(), iterations=20, eval_every=20, dpo_epochs=1)

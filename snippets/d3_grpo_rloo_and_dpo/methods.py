@@ -76,11 +76,26 @@ def build_world(config: d2.Config, seed: int) -> World:
     lm, tokenizer = d2.load_policy_and_tokenizer("tiny", config)
     d2.pretrain(lm, tokenizer, config, rng)
     reward_model, stats = d2.build_reward_model(lm, tokenizer, config, rng)
+    return world_from(lm, tokenizer, reward_model, stats["train_pairs"], config, seed)
+
+
+def world_from(
+    lm: nn.Module,
+    tokenizer: Any,
+    reward_model: nn.Module,
+    pairs: d2.PreferenceData,
+    config: d2.Config,
+    seed: int,
+) -> World:
+    """Held-out prompts and the SFT model's scores on them, around trained models.
+
+    The SFT model's scores are the baseline every method's gain is measured from.
+    """
     prompts = d2.sample_prompts(
         np.random.default_rng(seed + curves.EVAL_SEED_OFFSET), config.eval_prompts
     )
     before = d2.evaluate(lm, lm, reward_model, tokenizer, prompts, config)
-    return World(tokenizer, lm, reward_model, stats["train_pairs"], config, prompts, before)
+    return World(tokenizer, lm, reward_model, pairs, config, prompts, before)
 
 
 def score(world: World, lm: nn.Module, seed: int) -> dict[str, float]:
