@@ -6,9 +6,9 @@ writes into the reader's empty function. It calls the reader's function ``f`` on
 hand-checkable inputs. A case of one comparison is one call, ``check.expect(case, hint,
 what, lambda: f(...), want)``; a case that compares several things is a block ``with
 check.case(case, hint):`` around ``check.close`` and ``check.true``. The first mismatch stops
-the grader and is reported with the case, the expected and the actual value, and the hint.
-When the actual value equals the result of a known mistake (``mistakes={...}``), the report
-names that mistake.
+the grader and is reported with the case, the expected and the actual value, what the numbers
+show and the hint. A known mistake is named only when the answer gives the same numbers as
+that mistake's mutant (``exercises/mutants/<lesson>.py``) on every case of the grader.
 """
 
 from __future__ import annotations
@@ -158,40 +158,79 @@ def exercise(title: str) -> Callable[[Callable[..., None]], Callable[..., None]]
 
 
 class Mismatch(Exception):
-    """A value differs from the expected one; the message says which, by how much and why."""
+    """A value differs from the expected one; the message says which and by how much."""
 
 
 def as_array(value: Any) -> np.ndarray:
-    """NumPy view of a number, list, array or torch tensor (detached, on the CPU)."""
+    """NumPy copy of a number, list, array or torch tensor (detached, on the CPU)."""
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
+    return np.array(value, dtype=np.float64)
 
 
 def show(value: Any) -> str:
-    """A short, readable rendering of a value for the report."""
+    """A short, readable rendering of a value for the report (long arrays are summarised)."""
     array = as_array(value)
     if array.ndim == 0:
         return f"{float(array):.6g}"
-    return np.array2string(array, precision=5, suppress_small=True, separator=", ")
+    return np.array2string(array, precision=5, suppress_small=True, separator=", ", threshold=24)
 
 
-def matches(actual: Any, expected: Any, atol: float) -> bool:
-    """Same shape and equal to ``atol`` (absolute), NaN never equal."""
+def matches(actual: Any, expected: Any, atol: float, equal_nan: bool = False) -> bool:
+    """Same shape and equal to ``atol`` (absolute); NaN equals NaN only with ``equal_nan``."""
     try:
         a, e = as_array(actual), as_array(expected)
     except (TypeError, ValueError):
         return False
-    return a.shape == e.shape and bool(np.allclose(a, e, rtol=0.0, atol=atol))
+    return a.shape == e.shape and bool(np.allclose(a, e, rtol=0.0, atol=atol, equal_nan=equal_nan))
+
+
+def describe(actual: np.ndarray, expected: np.ndarray, atol: float) -> str:
+    """What the numbers show, without naming a cause: sign, scale, offset or where they differ."""
+    with np.errstate(all="ignore"):
+        if not np.all(np.isfinite(actual)):
+            return "the actual value is not finite (inf or NaN)"
+        if np.allclose(actual, -expected, rtol=0.0, atol=atol):
+            return "the actual value has the opposite sign"
+        live = np.abs(expected) > atol
+        if live.any():
+            ratio = actual[live] / expected[live]
+            k = ratio.flat[0]
+            simple = any(abs(k - n) < 1e-6 or abs(k * n - 1) < 1e-6 for n in range(2, 11))
+            if (
+                np.allclose(actual[~live], 0.0, atol=atol)
+                and np.ptp(ratio) < 1e-6
+                and (simple or live.sum() > 1)
+            ):
+                return f"the actual value is {k:.6g} times the expected one"
+        offset = actual - expected
+        if actual.size > 1 and np.ptp(offset) < atol:
+            return f"every entry is off by the same {offset.flat[0]:+.6g}"
+        wrong = np.argwhere(~np.isclose(actual, expected, rtol=0.0, atol=atol))
+        if actual.ndim and len(wrong) == actual.size:
+            return f"all {actual.size} entries differ"
+        if actual.ndim:
+            places = ", ".join(str(tuple(int(i) for i in w)) for w in wrong[:6])
+            more = "" if len(wrong) <= 6 else f" and {len(wrong) - 6} more"
+            return f"{len(wrong)} of {actual.size} entries differ, at {places}{more}"
+    return ""
 
 
 class Checker:
-    """Collects the cases of one grading run and raises :class:`Mismatch` at the first failure."""
+    """Collects the cases of one grading run and raises :class:`Mismatch` at the first failure.
 
-    def __init__(self) -> None:
+    With ``record`` it raises nothing: it notes every observation (each compared value, each
+    condition, each error a case raised) and goes on to the end. Those notes are the
+    function's *fingerprint* over all the cases, which :func:`diagnose` compares with the
+    fingerprints of the known mistakes.
+    """
+
+    def __init__(self, record: bool = False) -> None:
         self.case_name = ""
         self.hint = ""
         self.passed: list[str] = []
+        self.record = record
+        self.seen: list[tuple[str, Any, float]] = []  # (kind, observation, atol), in order
 
     @contextmanager
     def case(self, name: str, hint: str) -> Iterator[None]:
@@ -200,7 +239,13 @@ class Checker:
         The hint is a paragraph: its line breaks and indentation are folded into spaces.
         """
         self.case_name, self.hint = name, " ".join(hint.split())
-        yield
+        try:
+            yield
+        except Exception as error:
+            if not self.record:
+                raise
+            self.seen.append(("error", type(error).__name__, 0.0))
+            return
         self.passed.append(name)
 
     def expect(
@@ -212,47 +257,40 @@ class Checker:
         want: Any,
         *,
         atol: float = 1e-6,
-        mistakes: dict[str, Any] | None = None,
     ) -> None:
-        """A case of one comparison: ``call()`` (which calls ``f``) must give ``want``.
-
-        ``atol`` and ``mistakes`` are as in :meth:`close`.
-        """
+        """A case of one comparison: ``call()`` (which calls ``f``) must give ``want``."""
         with self.case(name, hint):
-            self.close(what, call(), want, atol, mistakes)
+            self.close(what, call(), want, atol)
 
-    def close(
-        self,
-        what: str,
-        actual: Any,
-        expected: Any,
-        atol: float = 1e-6,
-        mistakes: dict[str, Any] | None = None,
-    ) -> None:
-        """Compare ``actual`` with ``expected``; on a mismatch name a matching known mistake."""
-        if matches(actual, expected, atol):
-            return
+    def close(self, what: str, actual: Any, expected: Any, atol: float = 1e-6) -> None:
+        """Compare ``actual`` with ``expected``; on a mismatch say what the numbers show."""
         try:
-            a_shape, e_shape = as_array(actual).shape, as_array(expected).shape
+            observed: Any = as_array(actual)
         except (TypeError, ValueError):
+            observed = repr(actual)
+        self.seen.append(("value", observed, atol))
+        if self.record or matches(actual, expected, atol):
+            return
+        if isinstance(observed, str):
             raise Mismatch(
                 f"{what}: expected {show(expected)}, got {actual!r} (not a number or array)"
-            ) from None
-        if a_shape != e_shape:
+            )
+        wanted = as_array(expected)
+        if observed.shape != wanted.shape:
             raise Mismatch(
-                f"{what}: expected shape {e_shape}, got shape {a_shape}\n"
+                f"{what}: expected shape {wanted.shape}, got shape {observed.shape}\n"
                 f"  expected {show(expected)}\n  actual   {show(actual)}"
             )
+        indent = "\n" + " " * 11  # rows of a matrix line up under the first
         lines = [f"{what}:", f"  expected {show(expected)}", f"  actual   {show(actual)}"]
-        for mistake, wrong in (mistakes or {}).items():
-            if matches(actual, wrong, max(atol, 1e-5)):
-                lines.append(f"  That is exactly what you get if you {mistake}.")
-                break
-        raise Mismatch("\n".join(lines))
+        lines[1:] = [line.replace("\n", indent) for line in lines[1:]]
+        seen = describe(observed, wanted, atol)
+        raise Mismatch("\n".join(lines + ([f"  ({seen})"] if seen else [])))
 
     def true(self, what: str, condition: bool, detail: str = "") -> None:
         """Fail with ``what`` (and ``detail``) unless ``condition`` holds."""
-        if not condition:
+        self.seen.append(("flag", bool(condition), 0.0))
+        if not condition and not self.record:
             raise Mismatch(f"{what}{': ' + detail if detail else ''}")
 
     def no_grad(self, what: str, tensor: Any) -> None:
@@ -265,8 +303,60 @@ class Checker:
         try:
             call()
         except error:
+            self.true(what, True)
             return
         self.true(what, False)
+
+
+Fingerprint = list[tuple[str, Any, float]]
+_KNOWN: dict[tuple[str, Callable[..., Any]], Fingerprint] = {}  # the mutants' fingerprints
+
+
+def fingerprint(ex: Exercise, function: Callable[..., Any]) -> Fingerprint:
+    """Every observation ``ex``'s grader makes of ``function``, over all its cases."""
+    check = Checker(record=True)
+    with np.errstate(all="ignore"):
+        try:
+            ex.grade(function, check)
+        except Exception as error:  # outside any case: the run ends here
+            check.seen.append(("error", type(error).__name__, 0.0))
+    return check.seen
+
+
+def same(mine: Fingerprint, theirs: Fingerprint) -> bool:
+    """Whether two fingerprints agree on every observation (values to their case's atol)."""
+    if len(mine) != len(theirs):
+        return False
+    for (kind, a, atol), (other, b, _) in zip(mine, theirs, strict=True):
+        if kind != other:
+            return False
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            if not matches(a, b, max(atol, 1e-5), equal_nan=True):
+                return False
+        elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray) or a != b:
+            return False
+    return True
+
+
+def diagnose(ex: Exercise, function: Callable[..., Any]) -> str | None:
+    """The known mistake whose mutant gives the same numbers as ``function`` on every case.
+
+    The candidates are the mutants of ``exercises/mutants/<lesson>.py``. None when no
+    mutant matches everywhere, or when mutants of two different mistakes both do.
+    """
+    from exercises.mutants import mutants  # the mutants import the lessons, so late
+
+    candidates = mutants(ex.lesson).get(ex.function, [])
+    if not candidates:
+        return None
+    mine = fingerprint(ex, function)
+    found = set()
+    for wrong, mistake in candidates:
+        if (ex.id, wrong) not in _KNOWN:
+            _KNOWN[ex.id, wrong] = fingerprint(ex, wrong)
+        if same(mine, _KNOWN[ex.id, wrong]):
+            found.add(mistake)
+    return found.pop() if len(found) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -296,7 +386,11 @@ def _hint(text: str) -> str:
 
 
 def grade(ex: Exercise, function: Callable[..., Any]) -> Result:
-    """Run ``ex``'s grader on ``function`` and turn the outcome into a :class:`Result`."""
+    """Run ``ex``'s grader on ``function`` and turn the outcome into a :class:`Result`.
+
+    A wrong answer is named as a known mistake only when it matches that mistake's mutant
+    on every case (:func:`diagnose`); otherwise the report says what the numbers show.
+    """
     check = Checker()
     try:
         ex.grade(function, check)
@@ -305,14 +399,18 @@ def grade(ex: Exercise, function: Callable[..., Any]) -> Result:
         note = "" if where == ex.function else f" (it calls {where}, which is still a stub)"
         return Result(ex, "todo", len(check.passed), f"not written yet: NotImplementedError{note}")
     except Mismatch as error:
-        report = f"case {check.case_name!r} failed.\n{error}\n{_hint(check.hint)}"
-        return Result(ex, "wrong", len(check.passed), report)
+        report = f"case {check.case_name!r} failed.\n{error}"
     except Exception as error:  # the reader's code crashed: say where, in one line
         frame = traceback.extract_tb(error.__traceback__)[-1]
         report = (
             f"case {check.case_name!r} raised {type(error).__name__}: {error}\n"
-            f"  at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}\n"
-            f"{_hint(check.hint)}"
+            f"  at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}"
         )
-        return Result(ex, "wrong", len(check.passed), report)
-    return Result(ex, "done", len(check.passed), "")
+    else:
+        return Result(ex, "done", len(check.passed), "")
+    hint, passed = check.hint, len(check.passed)  # diagnose runs other Checkers
+    mistake = diagnose(ex, function)
+    if mistake:
+        report += f"\n  That is exactly what you get if you {mistake}."
+    report += f"\n{_hint(hint)}"
+    return Result(ex, "wrong", passed, report)

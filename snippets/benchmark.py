@@ -54,6 +54,7 @@ class Lesson:
     tolerance: float = 0.0
     also: tuple[tuple[str, str, float], ...] = ()  # further (metric, check, bound) to meet
     vectorised: bool = False  # trains every seed in one process (--seeds N): run it once
+    seeds: tuple[int, ...] = ()  # always these seeds, whatever --seed/--seeds say (held-back seeds)
 
     def value(self, metrics: dict, metric: str | None = None) -> float:
         """Read this lesson's metric (or another one) out of one run's JSON line."""
@@ -86,6 +87,7 @@ def lessons_from_manifest() -> dict[str, Lesson]:
             fields.setdefault("module", lesson.modules[0].name)
             fields["args"] = tuple(fields.get("args", ()))
             fields["also"] = tuple(tuple(condition) for condition in fields.get("also", ()))
+            fields["seeds"] = tuple(fields.get("seeds", ()))
             found[entry["name"]] = Lesson(**fields)
     return found
 
@@ -129,15 +131,14 @@ def tasks_for(name: str, first_seed: int, seeds: int, quick: bool = False) -> li
     """The runs one benchmark entry needs: one per seed, or one for a vectorised lesson.
 
     Entries with the same command (D3's three methods, trained in one process per seed)
-    get equal tasks, so a grid runs each of them once.
+    get equal tasks, so a grid runs each of them once. An entry that names its ``seeds``
+    runs exactly those.
     """
     lesson = LESSONS[name]
     if lesson.vectorised:
         return [Task(lesson.module, lesson.args, lesson.curve, first_seed, quick, seeds)]
-    return [
-        Task(lesson.module, lesson.args, lesson.curve, first_seed + k, quick, 1)
-        for k in range(seeds)
-    ]
+    chosen = lesson.seeds or range(first_seed, first_seed + seeds)
+    return [Task(lesson.module, lesson.args, lesson.curve, seed, quick, 1) for seed in chosen]
 
 
 def run_task(task: Task, env: dict[str, str | None] | None = None) -> dict:

@@ -4,7 +4,8 @@ CartPole has two actions; a robot joint has a torque. This module swaps lesson C
 categorical policy for a Gaussian one with a state-independent log standard deviation,
 adds observation and reward normalisation, and trains it with C2's own rollout and PPO
 update on Pendulum-v1. ``--algo sac`` trains Stable-Baselines3's SAC, an off-policy method
-with a replay buffer, on the same task and scores it the same way.
+with a replay buffer, on the same task and scores it the same way; SAC's losses are also
+written out as small functions, which the tests check against SB3's on one replay batch.
 """
 
 # --8<-- [start:imports]
@@ -263,6 +264,56 @@ def train_sac(cfg: Config, seed: int) -> tuple[object, c2.RunResult]:
 # --8<-- [end:train-sac]
 
 
+# --8<-- [start:sac-losses]
+def sac_critic_target(
+    rewards: torch.Tensor,
+    terminated: torch.Tensor,
+    next_q: torch.Tensor,
+    next_log_prob: torch.Tensor,
+    alpha: float | torch.Tensor,
+    gamma: float,
+) -> torch.Tensor:
+    """The soft TD target y = r + gamma (1 - terminated) (min_j Q'_j(s', a') - alpha log pi(a'|s')).
+
+    ``rewards``, ``terminated`` (1.0 at a real end, never at a time limit) and ``next_log_prob``
+    have shape (batch,); ``next_q`` holds each target critic's Q'_j(s', a'), shape (batch,
+    n_critics), where a' is a fresh sample of the current policy, not a replayed action.
+    """
+    with torch.no_grad():
+        soft_value = next_q.min(dim=-1).values - alpha * next_log_prob  # V(s') with its bonus
+        return rewards + gamma * (1.0 - terminated) * soft_value
+
+
+def sac_critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Half the sum over critics of each one's mean squared error: q (batch, n_critics), target (batch,)."""
+    return 0.5 * ((q - target[:, None]) ** 2).mean(dim=0).sum()
+
+
+def sac_actor_loss(
+    log_prob: torch.Tensor, q: torch.Tensor, alpha: float | torch.Tensor
+) -> torch.Tensor:
+    """Mean of alpha log pi(a|s) - min_j Q_j(s, a), with a ~ pi(.|s) reparameterised.
+
+    ``log_prob`` (batch,) and ``q`` (batch, n_critics) both depend on the actor's weights
+    through the sampled action, so the gradient reaches the actor through the critics.
+    """
+    return (alpha * log_prob - q.min(dim=-1).values).mean()
+
+
+def sac_temperature_loss(
+    log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entropy: float
+) -> torch.Tensor:
+    """-log(alpha) (log pi(a|s) + target entropy), averaged; only log(alpha) gets a gradient.
+
+    Its gradient, -(mean log pi + target entropy), is the policy's entropy minus the target:
+    descending it raises alpha when the entropy is below the target, lowers it above.
+    """
+    return -(log_alpha * (log_prob + target_entropy).detach()).mean()
+
+
+# --8<-- [end:sac-losses]
+
+
 def policy_grid(act: Callable, points: int = 61) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The greedy torque on a grid of angles (0 = upright) and angular velocities."""
     theta, theta_dot = np.meshgrid(np.linspace(-np.pi, np.pi, points), np.linspace(-8, 8, points))
@@ -330,10 +381,11 @@ def plot_benchmark(path: str, *entries: tuple[str, dict]) -> str:
 
 
 def render_report(*entries: tuple[str, dict]) -> str:
-    """The page's table: both algorithms over seeds, from the benchmark's records alone."""
+    """The page's table from the benchmark's records, and a random torque for scale (played here)."""
     header = (
         "| Pendulum-v1 | target | kept agent, median [IQR] | final agent, median [IQR] "
-        "| seeds meeting the target | kept agent of each seed | CPU time per seed |"
+        "| seeds meeting the target | kept agent of each seed | CPU time per seed "
+        "| wall time per seed |"
     )
     rows = []
     for name, e in entries:
@@ -344,13 +396,36 @@ def render_report(*entries: tuple[str, dict]) -> str:
             f"| {BENCHMARK[name]} | {e['target_text']} | {c2_losses.median_iqr(kept)} "
             f"| {c2_losses.median_iqr([m['final_mean_return'] for m in runs])} "
             f"| {e['summary']['met']} / {len(runs)} | {each} "
-            f"| {c2_losses.median_iqr([m['cpu_seconds'] for m in runs])} s |"
+            f"| {c2_losses.median_iqr([m['cpu_seconds'] for m in runs])} s "
+            f"| {c2_losses.median_iqr([r['wall_seconds'] for r in e['runs']])} s |"
         )
-    return c2_losses.markdown_table(header, rows)
+    cfg, seeds = runs[0]["config"], [r["seed"] for r in entries[0][1]["runs"]]
+    scale = c2_losses.median_iqr(random_returns(cfg["env_id"], seeds, cfg["final_eval_episodes"]))
+    return c2_losses.markdown_table(header, rows) + (
+        f"\nFor scale: a uniformly random torque scores {scale} (median [IQR] over seeds "
+        f"{seeds[0]}–{seeds[-1]}, each the mean of the same {cfg['final_eval_episodes']} fresh "
+        "episodes that score that seed's agents).\n"
+    )
+
+
+def random_returns(env_id: str, seeds: list[int], episodes: int) -> list[float]:
+    """A uniformly random torque, scored on each seed's fresh episodes as the agents are."""
+    envs = c2.make_envs(env_id, episodes)  # unclipped: ClipAction's space has no bounds
+    low, high = envs.single_action_space.low, envs.single_action_space.high
+    scores = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+
+        def act(obs: np.ndarray, rng: np.random.Generator = rng) -> np.ndarray:
+            return rng.uniform(low, high, size=(len(obs), len(low))).astype(np.float32)
+
+        fresh = seed + c2.curves.TEST_SEED_OFFSET  # the episodes Keeper.score uses
+        scores.append(float(c2.evaluate(act, envs, seed=fresh).mean()))
+    return scores
 
 
 def from_benchmark(figure: str | None, report: str | None) -> dict:
-    """Draw the figure and write the table from ``results/benchmark.json``; run nothing."""
+    """Draw the figure and write the table from ``results/benchmark.json``; train nothing."""
     lessons = json.loads(c2_losses.RESULTS.read_text())["lessons"]
     entries = [(name, lessons[name]) for name in BENCHMARK if name in lessons]
     if figure:

@@ -66,6 +66,7 @@ d2_rlhf_llm_with_pytorch                      --kl-coef -1
 d3_grpo_rloo_and_dpo                          --epsilon 1.5
 d3_grpo_rloo_and_dpo                          --aggregation mean
 d3_grpo_rloo_and_dpo.rlvr                     --correct-fraction 2
+d3_grpo_rloo_and_dpo.exact                    --vocab 1
 e0_debugging_common_pitfalls                  --seeds 0
 e0_debugging_common_pitfalls                  --pitfall typo
 e0_debugging_common_pitfalls                  --iterations x

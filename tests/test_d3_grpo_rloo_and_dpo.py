@@ -4,14 +4,16 @@ import math
 import os
 import warnings
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 from conftest import d2_tiny
 
+from snippets import common
 from snippets import d2_rlhf_llm_with_pytorch as d2
-from snippets.d3_grpo_rloo_and_dpo import losses, methods, rlvr
+from snippets.d3_grpo_rloo_and_dpo import exact, losses, methods, rlvr
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -88,6 +90,68 @@ def test_dpo_loss_is_bradley_terry_on_the_implicit_reward() -> None:
     assert chosen.item() == 0.5 and rejected.item() == -0.5
 
 
+# ---------------------------------------------------------------- the KL term, exactly (exact.py)
+def _one_categorical() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)  # a policy and a reference over 5 outcomes
+    logits, ref = (torch.randn(5, generator=g, dtype=torch.float64) for _ in range(2))
+    return logits, ref
+
+
+def test_k3_as_a_loss_has_the_reverse_kl_value_but_the_forward_kl_gradient() -> None:
+    logits, ref = _one_categorical()
+    policy = exact.categorical_logprobs
+    kl, reverse = exact.kl_and_gradient(logits, ref, policy, "reverse")
+    _, forward = exact.kl_and_gradient(logits, ref, policy, "forward")
+    value, grad = exact.expected_estimate_and_gradient(logits, ref, policy, "k3")
+    assert value == pytest.approx(kl, abs=1e-10)  # right value ...
+    assert torch.allclose(grad, forward, atol=1e-10)  # ... gradient of KL(π_ref‖π_θ)
+    assert (grad - reverse).norm() > 0.1 * reverse.norm()  # not of KL(π_θ‖π_ref)
+
+
+def test_the_ratio_times_k3_has_the_same_value_and_the_reverse_kl_gradient() -> None:
+    logits, ref = _one_categorical()
+    policy = exact.categorical_logprobs
+    kl, reverse = exact.kl_and_gradient(logits, ref, policy, "reverse")
+    for kind in ("ratio_k3", "k1_reward", "k2"):  # three routes to ∇KL(π_θ‖π_ref) here
+        value, grad = exact.expected_estimate_and_gradient(logits, ref, policy, kind)
+        assert torch.allclose(grad, reverse, atol=1e-10), kind
+        if kind != "k2":  # k2's value is biased: E[½ (log r)²] ≠ KL
+            assert value == pytest.approx(kl, abs=1e-10), kind
+    value, grad = exact.expected_estimate_and_gradient(logits, ref, policy, "k1")
+    assert value == pytest.approx(kl, abs=1e-10) and grad.abs().max() < 1e-12  # E[∇ log π] = 0
+
+
+def test_per_token_estimators_follow_the_next_token_kl_with_the_prefix_held_fixed() -> None:
+    g = torch.Generator().manual_seed(1)
+    logits, ref = (torch.randn(4, 3, generator=g, dtype=torch.float64) for _ in range(2))
+    policy = partial(exact.sequence_logprobs, length=2)
+    rows = logits.clone().requires_grad_()  # P_θ(prefix): 1 for the empty one, π_θ(y_1) else
+    reach = torch.cat([torch.ones(1, dtype=torch.float64), rows.softmax(-1)[0]]).detach()
+    logp, ref_logp = rows.log_softmax(-1), ref.log_softmax(-1)
+    per_prefix = {
+        "reverse": (reach * (logp.exp() * (logp - ref_logp)).sum(-1)).sum(),
+        "forward": (reach * (ref_logp.exp() * (ref_logp - logp)).sum(-1)).sum(),
+    }
+    want = {k: torch.autograd.grad(v, rows, retain_graph=True)[0] for k, v in per_prefix.items()}
+    for kind, direction in (("k3", "forward"), ("ratio_k3", "reverse"), ("k2", "reverse")):
+        _, grad = exact.expected_estimate_and_gradient(logits, ref, policy, kind)
+        assert torch.allclose(grad, want[direction], atol=1e-10), kind
+
+
+def test_on_sequences_only_summed_k1_as_a_reward_gives_the_reverse_kl_gradient() -> None:
+    table = exact.exact_table(exact.Config(), seed=0)
+    assert set(table["categorical"]["estimators"]) == set(exact.ESTIMATORS)
+    found = table["sequence"]["estimators"]
+    assert found["k1_reward"]["error_reverse"] < 1e-10
+    for kind in ("k3", "ratio_k3", "k2"):  # they drop how early tokens move later prefixes
+        assert found[kind]["error_reverse"] > 0.3, kind
+        assert found[kind]["value"] > 0.0
+    assert found["k3"]["error_forward"] > 0.1  # nor the sequences' forward KL
+    assert found["k1"]["error_reverse"] == pytest.approx(1.0)  # a zero gradient
+    for kind in ("k1", "k3", "ratio_k3", "k1_reward"):  # the values are all right
+        assert found[kind]["value"] == pytest.approx(table["sequence"]["kl"], abs=1e-10)
+
+
 # ---------------------------------------------------------------- the same numbers as TRL
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -105,16 +169,27 @@ def _completion_logps(model: torch.nn.Module, ids: torch.Tensor, start: int) -> 
     return torch.log_softmax(logits, -1).gather(-1, ids[:, start:, None]).squeeze(-1)
 
 
-@pytest.mark.parametrize("how", ["grpo", "dapo", "dr_grpo"])
-def test_our_grpo_loss_equals_trls_to_1e_5(tiny_model_dir: str, how: str) -> None:
+def _flat_grad(loss: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
+    return torch.cat([g.flatten() for g in grads])
+
+
+@pytest.mark.parametrize(
+    ("how", "correction"), [("grpo", True), ("dapo", True), ("dr_grpo", True), ("dapo", False)]
+)
+def test_our_grpo_loss_and_its_gradient_equal_trls(
+    tiny_model_dir: str, how: str, correction: bool
+) -> None:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     warnings.filterwarnings("ignore")
     args = GRPOConfig(
         output_dir=os.path.join(tiny_model_dir, "grpo"), use_cpu=True, bf16=False,
-        per_device_train_batch_size=4, num_generations=4, max_completion_length=6, beta=0.04,
-        loss_type=how, use_bias_correction_kl=False, report_to="none", disable_tqdm=True,
+        per_device_train_batch_size=4, num_generations=4, max_completion_length=6, beta=0.5,
+        loss_type=how, use_bias_correction_kl=correction, report_to="none", disable_tqdm=True,
     )  # fmt: skip
     trainer = GRPOTrainer(
         model=tiny_model_dir, reward_funcs=lambda completions, **_: [0.0] * len(completions),
@@ -131,21 +206,30 @@ def test_our_grpo_loss_equals_trls_to_1e_5(tiny_model_dir: str, how: str) -> Non
     model = trainer.model.eval()
     with torch.no_grad():
         for p in model.parameters():  # move the policy away from the reference
-            p.add_(0.01 * torch.randn(p.shape, generator=g))
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
         ids = torch.cat([prompt, completion], 1)
         ref = _completion_logps(trainer.ref_model, ids, 3)
         old = _completion_logps(model, ids, 3) - 0.1 * torch.rand(4, 6, generator=g)
-        inputs = {
-            "prompt_ids": prompt, "prompt_mask": torch.ones_like(prompt), "completion_ids": completion,
-            "completion_mask": mask, "advantages": advantages, "old_per_token_logps": old,
-            "ref_per_token_logps": ref, "num_items_in_batch": mask.sum(),
-        }  # fmt: skip
-        theirs = trainer._compute_loss(model, inputs)
-        ours, _ = losses.grpo_loss(
-            _completion_logps(model, ids, 3), old, advantages, mask,
-            ref_logprobs=ref, beta=0.04, epsilon=0.2, how=how, max_len=6,
+    inputs = {
+        "prompt_ids": prompt, "prompt_mask": torch.ones_like(prompt), "completion_ids": completion,
+        "completion_mask": mask, "advantages": advantages, "old_per_token_logps": old,
+        "ref_per_token_logps": ref, "num_items_in_batch": mask.sum(),
+    }  # fmt: skip
+    theirs = trainer._compute_loss(model, inputs)
+    theirs_grad = _flat_grad(theirs, model)
+
+    def ours(ratio_correction: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        loss, _ = losses.grpo_loss(
+            _completion_logps(model, ids, 3), old, advantages, mask, ref_logprobs=ref, beta=0.5,
+            epsilon=0.2, how=how, max_len=6, kl_ratio_correction=ratio_correction,
         )  # fmt: skip
-    assert ours.item() == pytest.approx(theirs.item(), abs=1e-5)
+        return loss, _flat_grad(loss, model)
+
+    loss, grad = ours(correction)
+    assert loss.item() == pytest.approx(theirs.item(), abs=1e-6)
+    assert (grad - theirs_grad).abs().max().item() < 1e-6
+    _, other = ours(not correction)  # the correction changes the update, not only the value
+    assert (other - theirs_grad).norm() > 0.01 * theirs_grad.norm()
 
 
 def test_our_dpo_loss_equals_trls_to_1e_5(tiny_model_dir: str) -> None:
@@ -206,10 +290,27 @@ def test_pass_at_k_is_chens_unbiased_estimator() -> None:
 
 
 @pytest.mark.slow
-def test_grpo_on_the_checker_raises_pass_at_1_by_ten_points() -> None:
+def test_pretraining_stops_in_the_band_and_grpo_then_raises_pass_at_1_by_ten_points() -> None:
     cfg = rlvr.RLVRConfig(grpo_steps=80, eval_problems=100, eval_samples=8)
     result = rlvr.run_rlvr(cfg, seed=7)
+    step, checked = result["pretrain_checks"][-1]
+    assert cfg.band_low <= checked <= cfg.band_high and step < cfg.band_max_steps, result
+    assert result["pass_at_1_before"] >= 0.10, result  # partial skill on the evaluation set too
     assert result["pass_at_1_after"] - result["pass_at_1_before"] >= 0.10, result
+
+
+def test_groups_that_are_all_wrong_have_zero_std_and_leave_the_policy_unchanged() -> None:
+    cfg = rlvr.RLVRConfig(prompts_per_step=4, group_size=4)
+    common.seed_everything(0)
+    tokenizer = rlvr.build_tokenizer()
+    lm = rlvr.build_model(cfg, tokenizer)  # untrained: it never writes a right sum
+    before = [p.detach().clone() for p in lm.parameters()]
+    optimizer = torch.optim.Adam(lm.parameters(), lr=cfg.lr)
+    problems = rlvr.sample_problems(np.random.default_rng(0), cfg.prompts_per_step, cfg.digits)
+    stats = rlvr.grpo_step(lm, None, tokenizer, optimizer, problems, cfg)
+    assert stats["reward"] == 0.0 and stats["all_wrong"] == 1.0 and stats["all_right"] == 0.0
+    assert 0.0 < stats["entropy"] <= math.log(len(rlvr.VOCAB))  # nats, at most uniform's
+    assert all(torch.equal(p, q) for p, q in zip(before, lm.parameters(), strict=True))
 
 
 def test_a_group_of_one_is_refused_with_a_one_line_error(capsys: pytest.CaptureFixture) -> None:
@@ -269,3 +370,114 @@ def test_best_of_n_costs_exactly_log_n_minus_n_minus_1_over_n_nats(
         methods.best_of_n(small_world, 4, seed=11),
     )
     assert one["kl"] == 0.0 and four["kl"] == pytest.approx(math.log(4) - 3 / 4)
+
+
+# ---------------------------------------------------------------- the bridge to TRL (trl_grpo.py)
+# The program the page tells readers to copy, run here on the tiny offline Qwen2 (trl_tiny.py).
+def test_the_free_text_checker_scores_the_last_number_of_a_chat_answer() -> None:
+    from snippets.d3_grpo_rloo_and_dpo import trl_grpo
+
+    def said(text: str) -> list[dict[str, str]]:
+        return [{"role": "assistant", "content": text}]
+
+    completions = [
+        said("7 + 5 = 12."),  # the sum comes last
+        said("The answer is 12"),
+        said("12? No, it is 13."),  # changed its mind: the last number counts
+        said("I cannot add."),  # no number at all
+        "1,012",  # a plain (non-chat) completion with a thousands separator
+    ]
+    assert trl_grpo.last_number("x = -4") == -4 and trl_grpo.last_number("none") is None
+    assert trl_grpo.addition_reward(completions, answer=[12, 12, 12, 12, 1012]) == [
+        1.0, 1.0, 0.0, 0.0, 1.0,
+    ]  # fmt: skip
+
+
+def test_precision_is_float32_on_cpu_and_mps_and_bf16_only_on_a_cuda_gpu_with_bf16(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: str
+) -> None:
+    from transformers.utils import is_torch_bf16_gpu_available
+    from trl import GRPOConfig
+
+    from snippets.d3_grpo_rloo_and_dpo import trl_grpo
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *_, **__: True)
+    for name in ("cpu", "mps"):
+        args = trl_grpo.precision_args(torch.device(name))
+        assert (args["bf16"], args["fp16"]) == (False, False)
+        assert args["model_init_kwargs"] == {"dtype": "float32"}
+        assert args["use_cpu"] is (name == "cpu")
+    assert trl_grpo.precision_args(torch.device("cuda"))["bf16"] is True
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *_, **__: False)
+    assert trl_grpo.precision_args(torch.device("cuda"))["bf16"] is False  # e.g. a T4
+    monkeypatch.undo()
+    if not is_torch_bf16_gpu_available():  # TRL's own default fails here; ours does not
+        with pytest.raises(ValueError, match="bf16"):
+            GRPOConfig(output_dir=str(tmp_path))
+    cfg = trl_grpo.Config()
+    args = trl_grpo.grpo_args(cfg, torch.device("cpu"), str(tmp_path), seed=0)
+    assert (args.bf16, args.use_cpu, args.num_generations) == (False, True, cfg.group_size)
+    assert args.per_device_train_batch_size == cfg.prompts_per_step * cfg.group_size
+
+
+def test_the_tiny_tokenizer_carries_the_qwen2_5_template_that_trl_recognises() -> None:
+    from trl.chat_template_utils import add_response_schema, qwen2_5_chat_template
+
+    from snippets.d3_grpo_rloo_and_dpo import trl_tiny
+
+    tokenizer = trl_tiny.train_tokenizer(["What is 3 + 4? Reply with the number. 7"])
+    assert tokenizer.chat_template == qwen2_5_chat_template
+    add_response_schema(tokenizer)  # raises ValueError on a template TRL does not know
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False
+    )
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
+    assert text.endswith("<|im_start|>assistant\n") and tokens.count("<|im_start|>") == 3
+    assert tokenizer.eos_token == "<|im_end|>" and tokenizer.pad_token == "<|endoftext|>"
+
+
+def test_trl_grpo_on_the_tiny_qwen2_learns_from_groups_whose_rewards_differ(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from snippets.d3_grpo_rloo_and_dpo import trl_grpo
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # conftest: nothing may be downloaded
+    monkeypatch.setenv(common.DEVICE_ENV_VAR, "cpu")
+    out = trl_grpo.main(["--quick"])  # 2 optimiser steps, 4 groups of 8 per step
+    assert (out["steps"], out["device"], out["bf16"], out["model"]) == (2, "cpu", False, "tiny")
+    assert min(out["frac_reward_zero_std"]) < 1.0  # some group has a non-zero reward std
+    assert max(out["reward"]) > 0.0
+    assert out["weights_changed"] > 0.5  # Adam moved (nearly) every weight
+
+
+# ------------------------------------------------- best-of-n's KL, measured against its bound
+def _exact_best_of_n_kl(p: np.ndarray, rank: np.ndarray, n: int) -> float:
+    """KL(best-of-n || p) of a categorical distribution, items ordered by ``rank``."""
+    f = np.empty_like(p)
+    f[np.argsort(rank)] = np.cumsum(p[np.argsort(rank)])
+    p_n = f**n - (f - p) ** n
+    return float((p_n * np.log(p_n / p)).sum())
+
+
+@pytest.mark.parametrize("n", [2, 4, 8, 32])
+def test_best_of_n_kl_estimate_is_below_the_bound_when_completions_tie(n: int) -> None:
+    rng = np.random.default_rng(0)
+    p = np.r_[0.3, 0.15, rng.dirichlet(np.ones(48)) * 0.55]  # two heavy, often repeated items
+    rank = rng.permutation(len(p))
+    exact_kl, bound = _exact_best_of_n_kl(p, rank, n), math.log(n) - (n - 1) / n
+    pools = [rng.choice(len(p), 1024, p=p) for _ in range(200)]
+    estimate = np.mean(
+        [methods.best_of_n_log_ratios(rank[x], np.log(p[x]), n).mean() for x in pools]
+    )
+    assert exact_kl < bound - 0.004  # ties: the bound is not reached
+    assert abs(estimate - exact_kl) <= 0.02 + 0.04 * exact_kl  # slightly low at large n
+    assert estimate < bound
+
+
+def test_best_of_n_kl_estimate_reaches_the_bound_without_ties() -> None:
+    rng = np.random.default_rng(1)
+    for n in (2, 8):  # a million equally likely items: repeats are rare, the bound is exact
+        logps = np.full(1024, -math.log(10**6))
+        estimate = np.mean([methods.best_of_n_log_ratios(rng.permutation(10**6)[:1024], logps, n).mean()
+                            for _ in range(100)])  # fmt: skip
+        assert estimate == pytest.approx(math.log(n) - (n - 1) / n, abs=0.01)

@@ -22,6 +22,8 @@ from conftest import ROOT
 from exercises import exercises
 from exercises.__main__ import main
 from exercises.grading import LESSONS, Exercise, grade
+from exercises.mutants import HERE as MUTANTS_DIR
+from exercises.mutants import mutants
 from snippets import manifest
 
 torch.set_num_threads(1)
@@ -149,6 +151,7 @@ def test_the_started_file_imports_all_the_lessons_solutions_need(
 def test_the_readers_files_are_git_ignored_and_the_graders_are_not() -> None:
     ours = ["exercises/grading.py", "exercises/start.py", "exercises/__main__.py"]
     ours += [f"exercises/graders/{lesson}.py" for lesson in LESSONS]
+    ours += [f"exercises/mutants/{path.name}" for path in MUTANTS_DIR.glob("*.py")]
     readers = [f"exercises/{stem}.py" for stem in LESSONS.values()]
     ignored = subprocess.run(
         ["git", "check-ignore", "--no-index", *ours, *readers],
@@ -235,8 +238,9 @@ def response_logprobs_without_temperature(logits, input_ids, prompt_length, temp
 
 
 def gae_running_across_the_cut(rewards, values, next_values, terminated, truncated, gamma, lam):
+    rewards = np.asarray(rewards, dtype=np.float64)
     not_terminal = 1.0 - np.asarray(terminated, dtype=np.float64)
-    advantages, running = np.zeros(len(rewards)), 0.0
+    advantages, running = np.zeros_like(rewards), np.zeros_like(rewards[0])
     for t in reversed(range(len(rewards))):
         delta = rewards[t] + gamma * not_terminal[t] * next_values[t] - values[t]
         running = delta + gamma * lam * not_terminal[t] * running  # the bug: ignores truncated
@@ -248,7 +252,9 @@ def surrogate_with_max(new_logprobs, old_logprobs, advantages, clip_coef=0.2, ma
     ratio = torch.exp(new_logprobs - old_logprobs)
     clipped = torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef) * advantages
     objective = torch.maximum(ratio * advantages, clipped)  # the bug: optimistic max
-    return -objective.mean(), ((ratio - 1).abs() > clip_coef).float().mean()
+    mask = torch.ones_like(ratio) if mask is None else mask
+    clipped_share = ((ratio - 1).abs() > clip_coef).float()
+    return -(objective * mask).sum() / mask.sum(), (clipped_share * mask).sum() / mask.sum()
 
 
 def rewards_on_the_last_column(scores, logprobs, ref_logprobs, mask, kl_coef):
@@ -273,3 +279,49 @@ def test_a_classic_bug_is_caught_and_named(name, buggy, named) -> None:
     assert result.status == "wrong"
     assert "expected" in result.report and "actual" in result.report
     assert named in result.report, result.report
+
+
+def q_values_without_gamma_at_one_half(mdp, v):
+    gamma = 1.0 if mdp.gamma == 0.5 else mdp.gamma  # wrong on the first case only
+    return mdp.R + gamma * mdp.P @ v
+
+
+def test_a_mistake_is_named_only_when_it_matches_on_every_case() -> None:
+    # the first case alone gives exactly the "forget the discount gamma" numbers ...
+    result = grade(by_id("a3.q_values"), q_values_without_gamma_at_one_half)
+    assert result.status == "wrong"
+    assert "expected" in result.report and "actual" in result.report
+    # ... but the later cases do not, so no cause is named: only what the numbers show
+    assert "That is exactly what you get" not in result.report, result.report
+    assert "entries differ" in result.report, result.report
+
+
+MUTANTS = [
+    pytest.param(ex, wrong, mistake, id=f"{ex.id}:{wrong.__name__.lstrip('_')}")
+    for ex in ALL
+    for wrong, mistake in mutants(ex.lesson).get(ex.function, [])
+]
+
+
+@pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
+def test_every_exercise_has_at_least_four_mutants_with_distinct_mistakes(ex: Exercise) -> None:
+    known = mutants(ex.lesson).get(ex.function, [])
+    assert len(known) >= 4, f"{ex.id} has {len(known)} mutants"
+    assert len({mistake for _, mistake in known}) >= 4
+
+
+def test_mutant_files_are_found_by_lesson_id_and_name_real_exercises() -> None:
+    files = sorted(p.stem for p in MUTANTS_DIR.glob("*.py") if p.stem != "__init__")
+    assert files == sorted({ex.lesson for ex in ALL})
+    for lesson in files:
+        functions = {ex.function for ex in exercises(lesson)}
+        assert set(mutants(lesson)) <= functions, f"{lesson}: {set(mutants(lesson)) - functions}"
+
+
+@pytest.mark.parametrize(("ex", "wrong", "mistake"), MUTANTS)
+def test_every_mutant_is_caught_and_named_for_its_own_mistake(ex, wrong, mistake) -> None:
+    result = grade(ex, wrong)
+    assert result.status == "wrong", f"{ex.id}: the mutant that would {mistake} is graded done"
+    assert f"That is exactly what you get if you {mistake}." in result.report, result.report
+    others = {text for _, text in mutants(ex.lesson)[ex.function]} - {mistake}
+    assert not [text for text in others if text in result.report], result.report

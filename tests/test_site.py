@@ -160,6 +160,25 @@ def test_no_hand_typed_python_on_any_page() -> None:
     assert not offenders, "Python must come from snippets/ includes:\n" + "\n".join(offenders)
 
 
+# `python - <<'EOF'`, `python3 - <<EOF`, `python <<EOF`: Python typed into a shell block.
+HEREDOC_PYTHON = re.compile(r"\bpython(?:3(?:\.\d+)?)?(?:\s+-)?\s*<<")
+
+
+def test_no_python_hidden_in_a_shell_heredoc_on_any_page() -> None:
+    planted = ["uv run python - <<'EOF'", "python3 - <<EOF", "python <<EOF", "python3.11 -<<EOF"]
+    assert all(HEREDOC_PYTHON.search(line) for line in planted)
+    assert not HEREDOC_PYTHON.search("uv run python -m snippets.b1_tabular_q_learning --quick")
+    offenders = [
+        f"{page.relative_to(ROOT)}:{n}: {line.strip()}"
+        for page in pages()
+        for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+        if HEREDOC_PYTHON.search(line)
+    ]
+    assert not offenders, "Python must be a snippets/ module the tests run:\n" + "\n".join(
+        offenders
+    )
+
+
 def test_setup_sh_is_shown_on_the_a0_page() -> None:
     shown = {path for page, path, _ in includes() if page.name == "A0_environment_setup.md"}
     assert "setup.sh" in shown

@@ -32,21 +32,6 @@ def grade_n_step_returns(f, check: Checker) -> None:
         "G",
         lambda: f(REWARDS, NEXT_VALUES, NO, AT_1, 0.9, 2),
         [5.95, 5.5, 6.76, 6.4],
-        mistakes={
-            "run the sum across the time-limit cut into the next episode": [
-                5.95,
-                5.14,
-                6.76,
-                6.4,
-            ],
-            "treat the time-limit cut as a termination (no bootstrap there)": [
-                1.9,
-                1.0,
-                6.76,
-                6.4,
-            ],
-            "forget to bootstrap at the end of the rollout": [5.95, 5.5, 6.76, 1.0],
-        },
     )
     check.expect(
         "n = 2, the pole fell at step 1 (terminated)",
@@ -54,7 +39,6 @@ def grade_n_step_returns(f, check: Checker) -> None:
         "G",
         lambda: f(REWARDS, NEXT_VALUES, AT_1, NO, 0.9, 2),
         [1.9, 1.0, 6.76, 6.4],
-        mistakes={"bootstrap through the terminal state": [5.95, 5.5, 6.76, 6.4]},
     )
     check.expect(
         "n = 1 is the one-step TD target",
@@ -84,20 +68,6 @@ def grade_gae_advantages(f, check: Checker) -> None:
             "advantages",
             adv,
             expected,
-            mistakes={
-                "let the recursion run across the cut into the next episode": [
-                    3.7727,
-                    4.606,
-                    4.68,
-                    2.4,
-                ],
-                "treat the cut as a termination (no bootstrap in its delta)": [
-                    0.8,
-                    -2.0,
-                    4.68,
-                    2.4,
-                ],
-            },
         )
         check.close("returns (advantages + values)", ret, np.array(expected) + VALUES)
     check.expect(
@@ -106,7 +76,6 @@ def grade_gae_advantages(f, check: Checker) -> None:
         "advantages",
         lambda: f(REWARDS, VALUES, NEXT_VALUES, AT_1, NO, 0.9, 0.5)[0],
         [0.8, -2.0, 4.68, 2.4],
-        mistakes={"bootstrap through the terminal state": [2.825, 2.5, 4.68, 2.4]},
     )
     both = [np.stack([x, x], axis=1) for x in (REWARDS, VALUES, NEXT_VALUES)]
     ends, cuts = np.stack([NO, AT_1], axis=1), np.stack([AT_1, NO], axis=1)
@@ -137,42 +106,37 @@ def grade_actor_critic_loss(f, check: Checker) -> None:
         return [log_probs, entropy, values, advantages, returns]
 
     with check.case(
-        "two steps, vf_coef = 0.5, ent_coef = 0.1",
+        "two steps, vf_coef = 0.25, ent_coef = 0.1",
         """policy = -mean(A log pi) = 2; value = mean((V - R)^2) = 2.5; entropy = mean(H) = 0.6;
-        loss = policy + vf_coef * value - ent_coef * entropy = 3.19.""",
+        loss = policy + vf_coef * value - ent_coef * entropy = 2 + 0.625 - 0.06 = 2.565.""",
     ):
-        out = f(*inputs(), vf_coef=0.5, ent_coef=0.1)
+        out = f(*inputs(), vf_coef=0.25, ent_coef=0.1)
         check.true(
             "it returns a dict with loss, policy, value, entropy",
             isinstance(out, dict) and {"loss", "policy", "value", "entropy"} <= set(out),
         )
-        check.close("policy", out["policy"], 2.0, mistakes={"forget the minus sign": -2.0})
+        check.close("policy", out["policy"], 2.0)
         check.close(
             "value",
             out["value"],
             2.5,
-            mistakes={"halve the squared error (vf_coef = 0.5 already does)": 1.25},
         )
         check.close("entropy", out["entropy"], 0.6)
         check.close(
             "loss",
             out["loss"],
-            3.19,
-            mistakes={
-                "add the entropy bonus instead of subtracting it": 3.31,
-                "forget vf_coef": 4.44,
-            },
+            2.565,
         )
     with check.case(
         "advantages and returns are constants",
         "Detach advantages and returns: gradients flow into log_probs, entropy and values only.",
     ):
         log_probs, entropy, values, advantages, returns = inputs()
-        f(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.1)[
+        f(log_probs, entropy, values, advantages, returns, vf_coef=0.25, ent_coef=0.1)[
             "loss"
         ].backward()
         check.no_grad("no gradient reaches the advantages", advantages)
         check.no_grad("no gradient reaches the returns", returns)
-        # d loss / d log pi = -A / 2; d loss / d V = 0.5 * 2 (V - R) / 2
+        # d loss / d log pi = -A / 2; d loss / d V = 0.25 * 2 (V - R) / 2
         check.close("log_probs.grad", log_probs.grad, [-1.0, -0.5])
-        check.close("values.grad", values.grad, [0.5, -1.0])
+        check.close("values.grad", values.grad, [0.25, -0.5])

@@ -14,7 +14,7 @@ def logs(ratios: list[float]) -> torch.Tensor:
 
 @exercise("PPO's clipped surrogate loss")
 def grade_clipped_surrogate_loss(f, check: Checker) -> None:
-    """Four ratios on both sides of the clip, a mask, and where the gradient stops.
+    """Ratios on both sides of the clip, a mask, eps = 0.3, and where the gradient stops.
 
     Todo:
         ratio, clipped ratio, the pessimistic min; return (loss, clip fraction).
@@ -34,18 +34,11 @@ def grade_clipped_surrogate_loss(f, check: Checker) -> None:
             "loss",
             loss,
             0.325,
-            mistakes={
-                "forget the minus sign (PPO maximises the objective)": -0.325,
-                "take the max instead of the pessimistic min": 0.15,
-                "use only the clipped term": 0.25,
-                "use only the unclipped term (no clipping at all)": 0.225,
-            },
         )
         check.close(
             "clip fraction",
             frac,
             0.75,
-            mistakes={"count only the samples where the clipped term won the min": 0.5},
         )
     with check.case(
         "a mask hides a padded sample with a huge advantage",
@@ -59,9 +52,22 @@ def grade_clipped_surrogate_loss(f, check: Checker) -> None:
             "loss",
             loss,
             -1.6,
-            mistakes={"mask the terms but divide by every sample, padding included": -3.2 / 3},
         )
         check.close("clip fraction", frac, 0.5)
+    with check.case(
+        "eps = 0.3: ratios 1.25, 0.75, 1.4 with advantages 1, -1, 1",
+        """clip_coef is the eps: clip(r, 0.7, 1.3) leaves 1.25 and 0.75 alone and turns 1.4 into
+        1.3; per sample min(r A, clip(r) A) = 1.25, -0.75, 1.3, mean 0.6, loss -0.6; only 1.4
+        counts as clipped (1/3).""",
+    ):
+        loss, frac = f(
+            logs([1.25, 0.75, 1.4]),
+            torch.zeros(3, dtype=torch.float64),
+            torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64),
+            0.3,
+        )
+        check.close("loss", loss, -0.6)
+        check.close("clip fraction", frac, 1 / 3)
     with check.case(
         "the gradient stops beyond the clip",
         """For A > 0 and r > 1 + eps the clipped term wins the min and is constant: no gradient.
@@ -77,31 +83,36 @@ def grade_clipped_surrogate_loss(f, check: Checker) -> None:
 
 @exercise("PPO's clipped value loss")
 def grade_clipped_value_loss(f, check: Checker) -> None:
-    """One value that moved a little, one that jumped, and a mask.
+    """Values inside and outside the clip (either error winning the max), eps = 0.5, a mask.
 
     Todo:
         clip the new value around the old one and take the larger squared error.
     """
-    new = torch.tensor([1.0, 2.0, 50.0], dtype=torch.float64)
-    old = torch.tensor([0.9, 1.0, 0.0], dtype=torch.float64)
+    new = torch.tensor([1.0, 2.0, 2.0], dtype=torch.float64)
+    old = torch.tensor([0.9, 1.0, 1.0], dtype=torch.float64)
     returns = torch.tensor([1.5, 3.0, 0.0], dtype=torch.float64)
     check.expect(
-        "V moved 0.1 (inside the clip) and 1.0 (outside), eps = 0.2",
-        """V_clip = old + clamp(new - old, -eps, eps) = 1.0 and 1.2; per sample 0.5 * max((V - R)^2,
-        (V_clip - R)^2) = 0.125 and 0.5 * 3.24 = 1.62; the mean is 0.8725.""",
+        "V moved 0.1 (inside the clip), then 1.0 twice (outside), eps = 0.2",
+        """V_clip = old + clamp(new - old, -eps, eps) = 1.0, 1.2, 1.2; per sample 0.5 * max((V -
+        R)^2, (V_clip - R)^2) = 0.5 * max(0.25, 0.25), 0.5 * max(1, 3.24), 0.5 * max(4, 1.44) =
+        0.125, 1.62, 2: the clipped error wins the max in the second sample, the unclipped one
+        in the third; the mean is 1.248333.""",
         "loss",
-        lambda: f(new[:2], old[:2], returns[:2], 0.2),
-        0.8725,
-        mistakes={
-            "take the min of the two squared errors instead of the max": 0.3125,
-            "forget the factor 0.5": 1.745,
-        },
+        lambda: f(new, old, returns, 0.2),
+        3.745 / 3,
     )
     check.expect(
-        "a padded third sample",
-        "Average over mask == 1 only: divide the masked sum by mask.sum().",
+        "eps = 0.5 and a padded third sample",
+        """clip_coef is the eps: V_clip = 1.0 and 1.5, per sample 0.5 * max(1, 1) = 0.5 and 0.5 *
+        max(1, 2.25) = 1.125; average over mask == 1 only (divide the masked sum by mask.sum()):
+        0.8125.""",
         "loss",
-        lambda: f(new, old, returns, 0.2, torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)),
-        0.8725,
-        mistakes={"mask the terms but divide by every sample, padding included": 1.745 / 3},
+        lambda: f(
+            torch.tensor([1.0, 2.0, 50.0], dtype=torch.float64),
+            torch.tensor([0.6, 1.0, 0.0], dtype=torch.float64),
+            torch.tensor([0.0, 3.0, 0.0], dtype=torch.float64),
+            0.5,
+            torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64),
+        ),
+        0.8125,
     )

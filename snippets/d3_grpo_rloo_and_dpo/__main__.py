@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
     }
     if "best-of-n" in asked:
-        run["best_of_n"] = [methods.best_of_n(world, n, args.seed) for n in methods.BEST_OF]
+        run["best_of_n"] = methods.best_of_n_frontier(world, args.seed)
     if args.save_run:
         Path(args.save_run).write_text(json.dumps(run))
     if args.plot:

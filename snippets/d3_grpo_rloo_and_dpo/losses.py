@@ -79,8 +79,10 @@ def k3_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     """Schulman's "k3" per-token KL estimate, ``exp(q - p) - (q - p) - 1``.
 
     ``p`` and ``q`` are the policy's and the reference's log-probabilities of the sampled
-    token. Unbiased for KL(π‖π_ref) under samples from π, and never negative, unlike the plain
-    log-ratio ``p - q`` that D2 puts in the reward.
+    token. Its *value* is unbiased for the next-token KL(π‖π_ref) under samples from π, and
+    never negative, unlike the plain log-ratio ``p - q`` that D2 puts in the reward. Its
+    *gradient*, used as a loss, is in expectation that of the forward KL(π_ref‖π): see
+    ``exact.py`` and the ratio correction in :func:`grpo_loss`.
     """
     log_ratio = ref_logprobs - logprobs
     return torch.exp(log_ratio) - log_ratio - 1.0
@@ -128,6 +130,7 @@ def grpo_loss(
     epsilon: float = 0.2,
     how: Aggregation = "dapo",
     max_len: int | None = None,
+    kl_ratio_correction: bool = True,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The GRPO (or RLOO) loss: C2's clipped ratio per token, plus β·KL, then aggregated.
 
@@ -135,6 +138,10 @@ def grpo_loss(
     mean ``Σ w·(-objective) / Σ w``, so multiplying by ``Σ w / denominator`` gives any of the
     three aggregations. With ``beta > 0`` the k3 KL to the reference is added to each
     token's loss (in the loss, not in the reward as in D2). TRL's default is ``beta = 0``.
+    With ``kl_ratio_correction`` (TRL's ``use_bias_correction_kl=True``, its default) k3 is
+    multiplied by the unclipped ratio π_θ/π_old: equal to 1 in value on fresh samples, but
+    it turns the expected gradient of each token's term from the forward next-token KL's
+    into the reverse one's, KL(π_θ‖π_ref) at that prefix.
 
     Args:
         logprobs: log π_θ of each sampled token, ``(completions, tokens)``, with grad.
@@ -146,6 +153,7 @@ def grpo_loss(
         epsilon: the clip range of the ratio.
         how: ``"grpo"``, ``"dapo"`` or ``"dr_grpo"`` (see :func:`token_weights`).
         max_len: the completion length limit ``L`` for ``"dr_grpo"``.
+        kl_ratio_correction: multiply k3 by π_θ/π_old (TRL's default) or use k3 alone.
 
     Returns:
         ``(loss, stats)`` with the clip fraction and the mean KL in ``stats``.
@@ -161,6 +169,8 @@ def grpo_loss(
         if ref_logprobs is None:
             raise ValueError("beta > 0 needs ref_logprobs")
         per_token_kl = k3_kl(logprobs, ref_logprobs)
+        if kl_ratio_correction:  # differentiable ratio: 1 in value, not in gradient
+            per_token_kl = per_token_kl * torch.exp(logprobs - old_logprobs)
         loss = loss + beta * (per_token_kl * weights).sum() / denominator
         kl = (per_token_kl * mask).sum() / mask.sum().clamp_min(1.0)
     return loss, {"clip_fraction": clip_fraction.item(), "kl": kl.detach().item()}

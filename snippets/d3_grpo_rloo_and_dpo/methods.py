@@ -40,6 +40,7 @@ class Config:
     lr: common.PosFloat = 2e-4  # Adam learning rate
     epsilon: common.Prob = 0.2  # clip range of the ratio
     beta: common.NonNegFloat = 0.2  # weight of the k3 KL in the loss (TRL's default is 0)
+    kl_ratio_correction: bool = True  # k3 times π_θ/π_old, as TRL's use_bias_correction_kl
     aggregation: Literal["grpo", "dapo", "dr_grpo"] = "dapo"  # how token losses are averaged
     dpo_beta: common.PosFloat = 1.0  # DPO's β (TRL's default 0.1 drifts far here; see the page)
     dpo_epochs: common.PosInt = 2  # passes over the preference pairs
@@ -156,6 +157,7 @@ def group_round(
             loss, _ = losses.grpo_loss(
                 logprobs, old[mb], advantages[mb], mask[mb], ref_logprobs=ref[mb], beta=beta,
                 epsilon=cfg.epsilon, how=cfg.aggregation, max_len=world.config.max_new_tokens,
+                kl_ratio_correction=cfg.kl_ratio_correction,
             )  # fmt: skip
             optimizer.zero_grad()
             loss.backward()
@@ -260,7 +262,8 @@ def train_ppo(world: World, seed: int) -> tuple[nn.Module, list[dict[str, float]
 def best_of_n(world: World, n: int, seed: int) -> dict[str, float]:
     """Sample n completions per prompt from the SFT model and keep the reward model's favourite.
 
-    Its KL to the SFT model is known in closed form: ``log n - (n - 1) / n`` nats.
+    ``kl`` is the bound on its KL to the SFT model, ``log n - (n - 1) / n`` nats (Beirami et
+    al., 2024), reached only when no two completions tie; ``best_of_n_kl`` measures the KL.
     """
     common.seed_everything(seed + curves.TEST_SEED_OFFSET)
     repeated = [p for p in world.eval_prompts for _ in range(n)]
@@ -273,6 +276,92 @@ def best_of_n(world: World, n: int, seed: int) -> dict[str, float]:
 
 
 # --8<-- [end:ppo-and-best-of-n]
+
+
+# --8<-- [start:best-of-n-kl]
+BON_KL_PROMPTS = 16  # held-out prompts in the sampled estimate of best-of-n's KL
+BON_KL_POOL = 1024  # SFT completions sampled per prompt for it
+
+
+def best_of_n_log_ratios(ranks: np.ndarray, logps: np.ndarray, n: int) -> np.ndarray:
+    """log(pi_n(y*) / pi(y*)) for the winner y* of each group of n in a pool of samples.
+
+    Args:
+        ranks: each sample's place in the reward order (equal for identical completions).
+        logps: each sample's exact log-probability under the base policy, log pi(y).
+        n: samples per group.
+
+    With F(y) the base probability of a completion ranked at or below y, best-of-n picks y
+    with probability pi_n(y) = F(y)^n - (F(y) - pi(y))^n. pi(y*) is exact; F(y*) - pi(y*),
+    the share ranked below y*, is counted among the samples outside y*'s own group.
+    """
+    groups = len(ranks) // n
+    rank, logp = ranks[: groups * n].reshape(groups, n), logps[: groups * n].reshape(groups, n)
+    win = rank.argmax(axis=1)
+    top, log_pi = rank[np.arange(groups), win], logp[np.arange(groups), win]
+    below_all = np.searchsorted(np.sort(ranks), top, side="left")
+    below = (below_all - (rank < top[:, None]).sum(axis=1)) / (len(ranks) - n)
+    pi = np.exp(log_pi)
+    f = np.minimum(1.0, below + pi)  # F(y*), at most 1
+    # log(F^n - (F - pi)^n) = n log F + log(1 - (1 - pi / F)^n), computed without cancellation
+    with np.errstate(divide="ignore"):  # pi = F: log1p(-1) = -inf gives (1 - 1)^n = 0, as it should
+        return n * np.log(f) + np.log(-np.expm1(n * np.log1p(-pi / f))) - log_pi
+
+
+@torch.no_grad()
+def ranked_pool(world: World, prompt: str, size: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """``size`` SFT completions of one prompt: each one's reward rank and exact log-probability.
+
+    Identical completions are one completion: they share one reward and one rank, so they
+    tie. Distinct completions are ranked by reward, then in a fixed order.
+
+    Returns:
+        ``(ranks, logps, distinct_share)``, one entry per sample, and the share of distinct ones.
+    """
+    rollout = d2.generate(world.sft_lm, world.tokenizer, [prompt] * size, world.config)
+    ids, attn, p = rollout.input_ids, rollout.attention_mask, rollout.prompt_length
+    logits = d2.lm_forward(world.sft_lm, ids, attn)[0]
+    token_logps = d2.response_logprobs(logits, ids, p, world.config.temperature)
+    logps = (token_logps * rollout.response_mask).sum(dim=1)
+    unique, which = torch.unique(ids[:, p:] * rollout.response_mask, dim=0, return_inverse=True)
+    rewards = world.reward_model(ids, attn)
+    reward = torch.full((len(unique),), -math.inf).scatter_reduce(0, which, rewards, "amax")
+    rank = np.empty(len(unique), dtype=np.int64)
+    rank[np.lexsort((np.arange(len(unique)), reward.numpy()))] = np.arange(len(unique))
+    return rank[which.numpy()], logps.numpy(), len(unique) / size
+
+
+def best_of_n_kl(world: World, ns: tuple[int, ...], seed: int) -> dict[int, dict[str, float]]:
+    """KL(best-of-n || SFT) for each n, estimated by sampling, with a 95 % interval over prompts.
+
+    For each prompt, ``BON_KL_POOL`` completions are split into groups of n and
+    ``best_of_n_log_ratios`` is averaged over the groups' winners. The mean over prompts is
+    the estimate; the interval is ±1.96 standard errors of that mean.
+    """
+    common.seed_everything(seed + curves.TEST_SEED_OFFSET)
+    per_prompt: dict[int, list[float]] = {n: [] for n in ns}
+    distinct = []
+    for prompt in world.eval_prompts[:BON_KL_PROMPTS]:
+        ranks, logps, share = ranked_pool(world, prompt, BON_KL_POOL)
+        distinct.append(share)
+        for n in ns:
+            per_prompt[n].append(float(best_of_n_log_ratios(ranks, logps, n).mean()))
+    out = {}
+    for n, values in per_prompt.items():
+        mean, sem = float(np.mean(values)), float(np.std(values, ddof=1)) / len(values) ** 0.5
+        out[n] = {"kl_sampled": mean, "kl_low": mean - 1.96 * sem, "kl_high": mean + 1.96 * sem,
+                  "distinct_share": float(np.mean(distinct))}  # fmt: skip
+    return out
+
+
+def best_of_n_frontier(world: World, seed: int) -> list[dict[str, float]]:
+    """Best-of-n for every n in ``BEST_OF``: gold gain, the KL bound, and the sampled KL."""
+    sampled = best_of_n_kl(world, tuple(n for n in BEST_OF if n > 1), seed)
+    zero = {"kl_sampled": 0.0, "kl_low": 0.0, "kl_high": 0.0}  # n = 1 is the SFT model itself
+    return [best_of_n(world, n, seed) | sampled.get(n, zero) for n in BEST_OF]
+
+
+# --8<-- [end:best-of-n-kl]
 
 
 # --8<-- [start:run-method]

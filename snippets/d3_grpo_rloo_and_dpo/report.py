@@ -133,10 +133,46 @@ def rlvr_text(metrics: dict[str, Any]) -> str:
     lines = ["| k | " + " | ".join(ks) + " |", "|---" * (len(ks) + 1) + "|"]
     for key, label in (("pass_at_k_before", "pretrained"), ("pass_at_k_after", "after GRPO")):
         lines.append(f"| {label} | " + " | ".join(f"{metrics[key][k]:.0%}" for k in ks) + " |")
+    took = f"{metrics['seconds_pretrain']:.0f} s"
+    if "pretrain_steps_used" in metrics:  # absent from records made before the band
+        took = f"{metrics['pretrain_steps_used']} steps, {took}"
     head = (f"pass@1 went from {metrics['pass_at_1_before']:.1%} to {metrics['pass_at_1_after']:.1%} "
             f"({100 * metrics['pass_at_1_gain']:+.1f} points) after {metrics['seconds_grpo']:.0f} s of GRPO "
-            f"(pretraining took {metrics['seconds_pretrain']:.0f} s).")  # fmt: skip
+            f"(pretraining took {took}).")  # fmt: skip
     return head + "\n\n" + "\n".join(lines) + "\n"
+
+
+def dpo_seeds_text(entry: dict[str, Any], beta: float, target: float) -> str:
+    """DPO over the benchmarked seeds: how many met the target, and how each miss ended."""
+    runs = {r["seed"]: r["metrics"] for r in entry["runs"]}
+    missed = [s for s, m in runs.items() if m["gold_gain_std_dpo"] < target]
+    text = (f"At $\\beta = {beta:g}$, {entry['summary']['met']} of {entry['summary']['seeds']} "
+            f"benchmarked seeds meet DPO's target.")  # fmt: skip
+    for seed in missed:
+        (kl0, g0), (kl1, g1) = runs[seed]["trace_dpo"][-2:]
+        text += (f" Seed {seed} misses it: over its last stretch of training its KL went from "
+                 f"{kl0:.2f} to {kl1:.2f} nats while its gold gain fell from {g0:+.2f} to "
+                 f"{g1:+.2f} std.")  # fmt: skip
+    return text + "\n"
+
+
+def best_of_n_kl_table(best_of_n: list[dict[str, Any]]) -> str:
+    """Best-of-n's KL bound beside its KL measured by sampling, and what it bought in gold."""
+    lines = ["| $n$ | bound $\\log n - (n-1)/n$ (nats) | KL measured by sampling (nats), 95 % interval "
+             "| gold gain (std) |", "|---|---|---|---|"]  # fmt: skip
+    for b in best_of_n:
+        lines.append(f"| {b['n']} | {b['kl']:.3f} | {b['kl_sampled']:.3f} [{b['kl_low']:.3f}, "
+                     f"{b['kl_high']:.3f}] | {b['gold_gain_std']:+.2f} |")  # fmt: skip
+    share = next((b["distinct_share"] for b in best_of_n if "distinct_share" in b), None)
+    text = "\n".join(lines) + "\n"
+    if share is not None:
+        from snippets.d3_grpo_rloo_and_dpo.methods import BON_KL_POOL, BON_KL_PROMPTS
+
+        gap, n = max((b["kl"] - b["kl_sampled"], b["n"]) for b in best_of_n if b["n"] > 1)
+        text += (f"\nEach estimate uses {BON_KL_POOL:,} completions of each of {BON_KL_PROMPTS} held-out "
+                 f"prompts; {100 * share:.0f} % of them were distinct (mean over the prompts). The largest "
+                 f"gap between the bound and the measured KL is {gap:.3f} nats, at $n = {n}$.\n")  # fmt: skip
+    return text
 
 
 def runs_from_benchmark(results: dict) -> list[dict[str, Any]]:

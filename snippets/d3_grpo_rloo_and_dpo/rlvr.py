@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
@@ -34,10 +35,17 @@ class RLVRConfig:
 
     digits: common.PosInt = 2  # operands have this many digits
     correct_fraction: common.Prob = 0.35  # share of right answers in the pretraining data
-    pretrain_steps: common.PosInt = 400  # next-token steps on the noisy sums
+    pretrain: Literal["band", "fixed"] = "band"  # "band": until pass@1 is in the band
+    pretrain_steps: common.PosInt = 400  # "fixed": exactly this many next-token steps
+    band_low: common.Prob = 0.15  # "band": stop once held-out pass@1 is at least this ...
+    band_high: common.Prob = 0.40  # ... and at most this (partial skill, not full skill)
+    band_check_every: common.PosInt = 50  # "band": pretraining steps between two checks
+    band_max_steps: common.PosInt = 2000  # "band": never pretrain longer than this
+    band_problems: common.PosInt = 256  # "band": problems of the check (not the eval set)
     pretrain_batch: common.PosInt = 128  # sums per pretraining step
     pretrain_lr: common.PosFloat = 3e-3  # AdamW learning rate for pretraining
     grpo_steps: common.PosInt = 200  # GRPO iterations
+    reward: Literal["check", "shuffled"] = "check"  # "shuffled": a control with no information
     prompts_per_step: common.PosInt = 32  # problems per iteration
     group_size: Annotated[int, common.Range(2)] = 8  # G: samples per problem
     lr: common.PosFloat = 1e-3  # Adam learning rate for GRPO
@@ -117,41 +125,70 @@ def build_model(cfg: RLVRConfig, tokenizer: PreTrainedTokenizerFast) -> GPT2LMHe
     return model
 
 
+def pretrain_step(
+    lm: GPT2LMHeadModel,
+    tokenizer: PreTrainedTokenizerFast,
+    optimizer: torch.optim.Optimizer,
+    cfg: RLVRConfig,
+    rng: np.random.Generator,
+) -> float:
+    """One supervised next-token step on sums that are right only ``correct_fraction`` of the time.
+
+    Only the answer tokens (and EOS) carry loss, as in SFT on prompt/answer pairs.
+
+    Returns:
+        The step's loss.
+    """
+    problems = sample_problems(rng, cfg.pretrain_batch, cfg.digits)
+    right = rng.random(len(problems)) < cfg.correct_fraction
+    answers = [
+        a + b if ok else plausible_wrong_answer(a, b, rng)
+        for (a, b), ok in zip(problems, right, strict=True)
+    ]
+    prompts = [prompt_text(a, b) for a, b in problems]
+    texts = [f"{p} {' '.join(str(s))} {EOS}" for p, s in zip(prompts, answers, strict=True)]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    n_prompt = len(prompts[0].split())  # every prompt has the same number of tokens
+    answer_len = batch["attention_mask"].sum(1) - n_prompt
+    width = batch["input_ids"].shape[1]
+    is_answer = torch.arange(width)[None] >= (width - answer_len)[:, None]
+    labels = batch["input_ids"].masked_fill(~is_answer, -100)
+    ids, attn = batch["input_ids"], batch["attention_mask"]
+    return d2.next_token_step(lm, optimizer, ids, attn, labels)
+
+
 def pretrain(
     lm: GPT2LMHeadModel,
     tokenizer: PreTrainedTokenizerFast,
     cfg: RLVRConfig,
     rng: np.random.Generator,
-) -> list[float]:
-    """Supervised next-token training on sums that are right only ``correct_fraction`` of the time.
+    check_problems: np.ndarray,
+) -> list[tuple[int, float]]:
+    """Pretrain to partial skill: a fixed number of steps, or until pass@1 is in the band.
 
-    Only the answer tokens (and EOS) carry loss, as in SFT on prompt/answer pairs.
+    With ``pretrain="fixed"`` the model takes ``pretrain_steps`` steps, however far that
+    gets it; where it lands depends on the seed. With ``"band"`` it checks the pass@1 of one
+    sample per problem on ``check_problems`` every ``band_check_every`` steps, and stops at
+    the first check inside ``[band_low, band_high]`` (or after ``band_max_steps``).
 
     Returns:
-        The loss of every step.
+        (step, pass@1) at every check of the band; none with ``"fixed"``.
     """
     optimizer = torch.optim.AdamW(lm.parameters(), lr=cfg.pretrain_lr, weight_decay=0.01)
-    lm.train()
-    history = []
-    for _ in common.progress(range(cfg.pretrain_steps), desc="pretraining on noisy sums"):
-        problems = sample_problems(rng, cfg.pretrain_batch, cfg.digits)
-        right = rng.random(len(problems)) < cfg.correct_fraction
-        answers = [
-            a + b if ok else plausible_wrong_answer(a, b, rng)
-            for (a, b), ok in zip(problems, right, strict=True)
-        ]
-        prompts = [prompt_text(a, b) for a, b in problems]
-        texts = [f"{p} {' '.join(str(s))} {EOS}" for p, s in zip(prompts, answers, strict=True)]
-        batch = tokenizer(texts, padding=True, return_tensors="pt")
-        n_prompt = len(prompts[0].split())  # every prompt has the same number of tokens
-        answer_len = batch["attention_mask"].sum(1) - n_prompt
-        width = batch["input_ids"].shape[1]
-        is_answer = torch.arange(width)[None] >= (width - answer_len)[:, None]
-        labels = batch["input_ids"].masked_fill(~is_answer, -100)
-        ids, attn = batch["input_ids"], batch["attention_mask"]
-        history.append(d2.next_token_step(lm, optimizer, ids, attn, labels))
+    fixed = cfg.pretrain == "fixed"
+    steps = cfg.pretrain_steps if fixed else cfg.band_max_steps
+    checks = []
+    for step in common.progress(range(1, steps + 1), desc="pretraining on noisy sums"):
+        lm.train()
+        pretrain_step(lm, tokenizer, optimizer, cfg, rng)
+        if not fixed and step % cfg.band_check_every == 0:
+            lm.eval()
+            _, rewards = sample_and_check(lm, tokenizer, check_problems, cfg)
+            checks.append((step, rewards.mean().item()))
+            if not fixed and cfg.band_low <= checks[-1][1] <= cfg.band_high:
+                break
     lm.eval()
-    return history
+    return checks
 
 
 # --8<-- [end:model]
@@ -185,17 +222,30 @@ def grpo_step(
     problems: np.ndarray,
     cfg: RLVRConfig,
 ) -> dict[str, float]:
-    """One GRPO iteration: G samples per problem, group advantages, one clipped update.
+    """One GRPO iteration: G samples per problem, group advantages, one gradient step.
+
+    The samples come from the current policy and are used once, so the ratio is 1 and the
+    clip never binds: this is the on-policy case of the loss, with no epochs or minibatches.
 
     Returns:
-        The mean reward (pass rate of the samples) and the loss's statistics.
+        The mean reward (pass rate of the samples), the loss's statistics, the share of
+        groups whose G rewards are all equal (all right or all wrong: advantage 0, no
+        gradient) and the policy's mean per-token entropy on its samples (nats).
     """
     repeated = np.repeat(problems, cfg.group_size, axis=0)  # groups sit next to each other
     rollout, rewards = sample_and_check(lm, tokenizer, repeated, cfg)
+    if cfg.reward == "shuffled":  # the same rewards on the wrong samples: the control
+        rewards = rewards[torch.randperm(len(rewards))]
     advantages = losses.group_advantages(rewards, cfg.group_size)
     ids, attn, p = rollout.input_ids, rollout.attention_mask, rollout.prompt_length
     logits, _ = d2.lm_forward(lm, ids, attn)
     logprobs = d2.response_logprobs(logits, ids, p, cfg.temperature)
+    with torch.no_grad():
+        dist = torch.log_softmax(logits[:, p - 1 : -1] / cfg.temperature, dim=-1)
+        token_entropy = -(dist.exp() * dist).sum(-1)
+        mask = rollout.response_mask.float()
+        entropy = (token_entropy * mask).sum() / mask.sum()
+    grouped = rewards.view(-1, cfg.group_size)
     ref_logprobs = None
     if cfg.beta > 0 and ref_lm is not None:
         with torch.no_grad():
@@ -211,7 +261,12 @@ def grpo_step(
     loss.backward()
     torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
     optimizer.step()
-    return {"reward": rewards.mean().item(), "loss": loss.item(), **stats}
+    return {
+        "reward": rewards.mean().item(), "loss": loss.item(), **stats,
+        "all_right": (grouped.min(1).values == 1).float().mean().item(),
+        "all_wrong": (grouped.max(1).values == 0).float().mean().item(),
+        "entropy": entropy.item(),
+    }  # fmt: skip
 
 
 # --8<-- [end:grpo-step]
@@ -246,17 +301,24 @@ def pass_at_k_curve(
 
 
 # --8<-- [start:run]
+HISTORY = ("reward", "all_right", "all_wrong", "entropy")  # logged at every GRPO step
+
+
 def run_rlvr(cfg: RLVRConfig, seed: int) -> dict:
     """Pretrain to partial skill, measure pass@k, train with GRPO, measure again.
 
     Returns:
-        pass@k before and after, the reward per iteration, and timings.
+        pass@k before and after, the pretraining checks, the GRPO history (mean reward,
+        share of all-right and all-wrong groups, entropy per step) and timings.
     """
     rng = common.seed_everything(seed)
     tokenizer = build_tokenizer()
     lm = build_model(cfg, tokenizer)
+    check_problems = sample_problems(
+        np.random.default_rng(seed + 2 * curves.EVAL_SEED_OFFSET), cfg.band_problems, cfg.digits
+    )
     with common.Stopwatch() as pretraining:
-        pretrain(lm, tokenizer, cfg, rng)
+        checks = pretrain(lm, tokenizer, cfg, rng, check_problems)
     held_out = sample_problems(
         np.random.default_rng(seed + curves.EVAL_SEED_OFFSET), cfg.eval_problems, cfg.digits
     )
@@ -264,19 +326,19 @@ def run_rlvr(cfg: RLVRConfig, seed: int) -> dict:
     ref_lm = build_model(cfg, tokenizer)
     ref_lm.load_state_dict(lm.state_dict())
     optimizer = torch.optim.Adam(lm.parameters(), lr=cfg.lr)
-    rewards = []
+    history: dict[str, list[float]] = {key: [] for key in HISTORY}
     with common.Stopwatch() as training:
         for _ in common.progress(range(cfg.grpo_steps), desc="GRPO on the checker"):
             problems = sample_problems(rng, cfg.prompts_per_step, cfg.digits)
-            rewards.append(
-                grpo_step(lm, ref_lm.requires_grad_(False), tokenizer, optimizer, problems, cfg)[
-                    "reward"
-                ]
-            )
+            stats = grpo_step(lm, ref_lm.requires_grad_(False), tokenizer, optimizer, problems, cfg)
+            for key in HISTORY:
+                history[key].append(stats[key])
     after = pass_at_k_curve(lm, tokenizer, held_out, cfg)
     return {
         "pass_at_1_before": before[1], "pass_at_1_after": after[1],
-        "pass_at_k_before": before, "pass_at_k_after": after, "train_reward": rewards,
+        "pass_at_k_before": before, "pass_at_k_after": after, "train_reward": history["reward"],
+        "history": history, "pretrain_checks": checks,
+        "pretrain_steps_used": checks[-1][0] if checks else cfg.pretrain_steps,
         "seconds_pretrain": pretraining.seconds, "seconds_grpo": training.seconds,
     }  # fmt: skip
 
@@ -284,8 +346,82 @@ def run_rlvr(cfg: RLVRConfig, seed: int) -> dict:
 # --8<-- [end:run]
 
 
+# --8<-- [start:report]
+def plot_history(result: dict, path: str | Path, title: str) -> str:
+    """The GRPO run step by step: the samples' pass rate, groups with no gradient, entropy."""
+    import matplotlib.pyplot as plt
+
+    common.use_course_style()
+    h = result["history"]
+    steps = np.arange(1, len(h["reward"]) + 1)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    axes[0].plot(steps, h["reward"])
+    axes[0].set_title("pass rate of the samples")
+    axes[1].plot(steps, np.add(h["all_right"], h["all_wrong"]), label="zero std (either)")
+    axes[1].plot(steps, h["all_wrong"], label="all G wrong")
+    axes[1].set_title("share of groups with zero std")
+    axes[1].legend()
+    axes[2].plot(steps, h["entropy"])
+    axes[2].set_title("policy entropy per token (nats)")
+    for ax in axes:
+        ax.set_xlabel("GRPO step")
+    axes[0].set_ylim(0, 1)
+    axes[1].set_ylim(0, 1)
+    fig.suptitle(title)
+    return common.save_figure(fig, path)
+
+
+def _window(values: list[float], first: bool, n: int = 20) -> float:
+    return float(np.mean(values[:n] if first else values[-n:]))
+
+
+def history_table(runs: dict[str, dict]) -> str:
+    """Start and end of each run: pass@1, pass@64, zero-std groups and entropy (20-step means)."""
+    lines = ["| run | pretraining steps | pass@1 before → after | pass@64 before → after "
+             "| zero-std groups, first → last 20 steps | entropy (nats), first → last 20 steps |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for label, m in runs.items():
+        h, k = m["history"], str(max(int(k) for k in m["pass_at_k_before"]))
+        zero = list(np.add(h["all_right"], h["all_wrong"]))
+        lines.append(
+            f"| {label} | {m['pretrain_steps_used']} "
+            f"| {m['pass_at_1_before']:.1%} → {m['pass_at_1_after']:.1%} "
+            f"| {m['pass_at_k_before'][k]:.1%} → {m['pass_at_k_after'][k]:.1%} "
+            f"| {_window(zero, True):.0%} → {_window(zero, False):.0%} "
+            f"| {_window(h['entropy'], True):.2f} → {_window(h['entropy'], False):.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def seeds_table(entries: dict[str, tuple[dict, float]]) -> str:
+    """One row per benchmarked seed: pretraining steps, pass@1 and pass@64 before and after.
+
+    Args:
+        entries: label -> (benchmark entry, the target gain of pass@1).
+    """
+    lines = ["| seeds | seed | pretraining steps | pass@1 before → after (gain) "
+             "| pass@64 before → after | target met | wall time |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for label, (entry, target) in entries.items():
+        for run in entry["runs"]:
+            m = run["metrics"]
+            k = str(max(int(k) for k in m["pass_at_k_before"]))
+            lines.append(
+                f"| {label} | {run['seed']} | {m.get('pretrain_steps_used', '—')} "
+                f"| {m['pass_at_1_before']:.1%} → {m['pass_at_1_after']:.1%} "
+                f"({100 * m['pass_at_1_gain']:+.1f}) "
+                f"| {m['pass_at_k_before'][k]:.1%} → {m['pass_at_k_after'][k]:.1%} "
+                f"| {'yes' if m['pass_at_1_gain'] >= target else '**no**'} "
+                f"| {run['wall_seconds']:.0f} s |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+# --8<-- [end:report]
+
+
 # --8<-- [start:main]
-QUICK = {"pretrain_steps": 150, "grpo_steps": 10, "eval_problems": 40, "eval_samples": 16}
+QUICK = {"band_max_steps": 150, "grpo_steps": 10, "eval_problems": 40, "eval_samples": 16}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -294,17 +430,24 @@ def main(argv: list[str] | None = None) -> dict:
         RLVRConfig, __doc__, prog="python -m snippets.d3_grpo_rloo_and_dpo.rlvr", quick=QUICK
     )
     parser.add_argument("--plot", metavar="PATH", help="save the pass@k figure (PNG)")
+    parser.add_argument("--plot-history", metavar="PATH", help="save the GRPO history (PNG)")
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # a 100k-parameter model: one thread is fastest
     result = run_rlvr(cfg, args.seed)
     if args.plot:
         report.plot_pass_at_k(result, args.plot)
+    if args.plot_history:
+        steps = result["pretrain_steps_used"]
+        plot_history(result, args.plot_history, f"seed {args.seed}, {steps} pretraining steps")
     gain = result["pass_at_1_after"] - result["pass_at_1_before"]
     keep = (
         "pass_at_1_before",
         "pass_at_1_after",
         "pass_at_k_before",
         "pass_at_k_after",
+        "pretrain_steps_used",
+        "pretrain_checks",
+        "history",
         "seconds_pretrain",
         "seconds_grpo",
     )

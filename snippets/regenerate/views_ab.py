@@ -181,6 +181,43 @@ def view_b3_seeds(entry: tuple[str, dict]) -> str:
     return table(head, rows) + "\n" + text + "\n\n" + from_benchmark(e, name)
 
 
+def view_results_notes(*entries: tuple[str, dict]) -> str:
+    """The results page: how much B0, B1 and B3 move between seeds, and why (list items)."""
+    from snippets import benchmark
+    from snippets.b3_deep_q_networks_dqn import DQNConfig
+
+    lessons = benchmark.lessons_from_manifest()
+    (b0_name, b0), (b1_name, b1), (_, b3) = entries
+    ucb = [lessons[b0_name].value(r["metrics"]) for r in b0["runs"]]
+    runs = [r["metrics"] for r in b1["runs"]]
+    p, episodes = runs[0]["optimal_success_within_limit"], runs[0]["eval_episodes"]
+    off = max(abs(m["greedy_success_eval"] - m["greedy_success_exact"]) for m in runs)
+    seeds = [r["metrics"]["per_seed"][0] for r in b3["runs"]]
+    kept = [s for s in seeds if s["kept_mean_return"] >= 475]
+    low = [f"seed {s['seed']} keeps an early checkpoint that scores {s['kept_mean_return']:.1f}"
+           for s in seeds if s["kept_mean_return"] < 475]  # fmt: skip
+    finals = sum(s["final_mean_return"] >= 475 for s in seeds)
+    cfg = DQNConfig()
+    evals = cfg.total_timesteps // cfg.eval_freq
+    return (
+        f"- **B0** averages {b0['runs'][0]['metrics']['runs']:,} bandit problems drawn at random, so "
+        f"its figure moves a little between seeds: from {min(ucb):.3f} to {max(ucb):.3f} over "
+        f"seeds {b0['runs'][0]['seed']}–{b0['runs'][-1]['seed']}.\n"
+        f"- **B1** evaluates the greedy policy on {episodes:,} fresh episodes of the real "
+        f"environment, so even a perfect policy's score is noisy: the standard error of a success "
+        f"rate near the optimum's {p:.3f} over {episodes:,} episodes is "
+        f"{(p * (1 - p) / episodes) ** 0.5:.3f}. On the 4x4 map the measured score and the exact "
+        f"success probability of the same greedy policy differ by at most {off:.3f} over the seeds.\n"
+        f"- **B3** scores the checkpoint the lesson keeps (the best periodic evaluation) on "
+        f"{cfg.final_eval_episodes} fresh episodes. {len(kept)} of {len(seeds)} seeds keep an agent "
+        f"at 475 or more; {'; '.join(low) or 'none keeps less'}. The final networks are at 475 or "
+        f"more in {finals} of {len(seeds)} seeds (`final_mean_return` in the JSON): the "
+        f"instability the [B3 page](B_core_algorithms/B3_deep_q_networks_dqn.md) explains. Its "
+        f"{b3['summary']['median_wall_seconds']:.0f} s per seed (the median) include {evals} periodic "
+        f"evaluations of {cfg.eval_episodes} episodes each.\n"
+    )  # fmt: skip
+
+
 def view_b3_zoo(zoo: dict) -> str:
     """B3: one seed with the RL Zoo's settings, and what its periodic evaluations read."""
     m = zoo["metrics"]
@@ -212,5 +249,6 @@ VIEWS: dict[str, View] = {
     "b2-state": View(("b2",), view_b2_state),
     "b3-seeds": View(("benchmark:b3",), view_b3_seeds),
     "b3-zoo": View(("b3-zoo",), view_b3_zoo),
+    "results-notes": View(("benchmark:b0", "benchmark:b1-4x4", "benchmark:b3"), view_results_notes),
 }
 # --8<-- [end:registry]

@@ -160,6 +160,50 @@ def view_d3_rlvr(rlvr: dict) -> str:
     return report.rlvr_text(rlvr["metrics"]) + "\n" + provenance(rlvr)
 
 
+def view_d3_rlvr_seeds(*entries: tuple[str, dict]) -> str:
+    """D3: RLVR at every benchmarked seed, the held-back seeds in their own rows."""
+    from snippets import benchmark
+    from snippets.d3_grpo_rloo_and_dpo import rlvr
+
+    labels = {"d3-rlvr": "benchmark", "d3-rlvr-heldout": "held back"}
+    rows = {labels[n]: (e, benchmark.LESSONS[n].target) for n, e in entries}
+    met = "; ".join(f"{labels[n]}: {e['summary']['met']} of {e['summary']['seeds']} seeds meet "
+                    "the target" for n, e in entries)  # fmt: skip
+    return rlvr.seeds_table(rows) + f"\n{met}.\n\n" + from_benchmarks(*entries)
+
+
+def view_d3_rlvr_fixed(fixed: dict, shuffled: dict, heldout: tuple[str, dict]) -> str:
+    """D3: seed 13 after a fixed pretraining budget, its no-information control, and the band."""
+    from snippets.d3_grpo_rloo_and_dpo import rlvr
+
+    m = fixed["metrics"]
+    band = next(r["metrics"] for r in heldout[1]["runs"] if r["seed"] == m["seed"])
+    rows = {f"seed {m['seed']}, fixed budget": m,
+            "the same start, rewards shuffled (control)": shuffled["metrics"],
+            f"seed {m['seed']}, pretrained to the band": band}  # fmt: skip
+    return (rlvr.history_table(rows) + "\n" + provenance(fixed) + "\n" + provenance(shuffled)
+            + "\n" + from_benchmarks(heldout))  # fmt: skip
+
+
+def view_d3_best_of_n(bon: dict) -> str:
+    """D3: best-of-n's KL bound beside the KL measured by sampling, seed 0."""
+    from snippets.d3_grpo_rloo_and_dpo import report
+
+    return report.best_of_n_kl_table(bon["metrics"]["best_of_n"]) + "\n" + provenance(bon)
+
+
+def view_d3_dpo(entry: tuple[str, dict]) -> str:
+    """D3: DPO's seeds at the default β, and how a seed that misses its target ends."""
+    from snippets import benchmark
+    from snippets.d3_grpo_rloo_and_dpo import methods, report
+
+    name, e = entry
+    target = benchmark.lessons_from_manifest()[name].target
+    return (
+        report.dpo_seeds_text(e, methods.Config().dpo_beta, target) + "\n" + from_benchmark(e, name)
+    )
+
+
 def view_d3_length(*runs: dict) -> str:
     """D3: the completion lengths GRPO's three loss aggregations lead to (β = 0, seed 0)."""
     rows = []
@@ -187,6 +231,41 @@ def view_d3_seeds(*entries: tuple[str, dict]) -> str:
         "DPO": (dpo, "gold_gain_std_dpo", "kl_dpo"),
     }
     return report.seeds_table(rows) + "\n" + from_benchmarks(*entries)
+
+
+D3_KL_ESTIMATORS = {  # exact.py's estimators, as the page names them
+    "k1": "$k_1 = \\log \\pi_\\theta/\\pi_{\\text{ref}}$ per token, as a loss",
+    "k2": "$k_2 = \\tfrac12 (\\log r)^2$ per token, as a loss",
+    "k3": "$k_3 = r - 1 - \\log r$ per token, as a loss",
+    "ratio_k3": "$\\rho\\, k_3$ per token, as a loss (TRL's default)",
+    "k1_reward": "$\\sum_t k_1$ as a reward, score function",
+}
+
+
+def view_d3_kl(kl: dict) -> str:
+    """D3: each KL estimator's exact expected value and expected gradient, by enumeration."""
+    m = kl["metrics"]
+    cat, seq = m["categorical"], m["sequence"]
+
+    def err(x: float) -> str:  # the record keeps 4 decimals: below that, exact
+        return "0" if abs(x) < 5e-5 else num(x, ".3f")
+
+    rows = []
+    for kind, label in D3_KL_ESTIMATORS.items():
+        c, s = cat["estimators"][kind], seq["estimators"][kind]
+        rows.append([label, num(c["value"], ".3f"), err(c["error_reverse"]),
+                     err(c["error_forward"]), err(s["error_reverse"]),
+                     num(s["cosine_reverse"], ".3f"), err(s["error_forward"])])  # fmt: skip
+    head = ["estimator ($r = \\pi_{\\text{ref}}/\\pi_\\theta$)",
+            f"one categorical: expected value (KL = {cat['kl']:.3f})",
+            "... gradient error to ∇KL(π‖ref)", "... to ∇KL(ref‖π)",
+            "sequences: gradient error to ∇KL(π‖ref)", "... cosine with it",
+            "... error to ∇KL(ref‖π)"]  # fmt: skip
+    where = (f"*Exact sums over the {m['categories']} outcomes of one categorical and the "
+             f"{m['vocab'] ** m['length']} sequences of a tabular policy (vocabulary {m['vocab']}, "
+             f"length {m['length']}), logits drawn with seed {m['seed']}. Gradient error: "
+             "‖E[∇] − ∇KL‖ / ‖∇KL‖.*\n")  # fmt: skip
+    return table(head, rows) + "\n" + where + "\n" + provenance(kl)
 
 
 def draw_d3_frontier(results: dict, path: Path) -> Path | None:
@@ -266,7 +345,15 @@ VIEWS: dict[str, View] = {
     "c1-against-c0": View(("c1", "c0"), view_c1_against_c0),
     "d1": View(("d1",), view_d1),
     "d3": View(("d3",), view_d3),
+    "d3-best-of-n": View(("d3-best-of-n",), view_d3_best_of_n),
+    "d3-dpo-seeds": View(("benchmark:d3-dpo",), view_d3_dpo),
     "d3-rlvr": View(("d3-rlvr",), view_d3_rlvr),
+    "d3-kl": View(("d3-kl",), view_d3_kl),
+    "d3-rlvr-seeds": View(("benchmark:d3-rlvr", "benchmark:d3-rlvr-heldout"), view_d3_rlvr_seeds),
+    "d3-rlvr-fixed": View(
+        ("d3-rlvr-fixed", "d3-rlvr-fixed-shuffled", "benchmark:d3-rlvr-heldout"),
+        view_d3_rlvr_fixed,
+    ),
     "d3-length": View(("d3-length-grpo", "d3-length-dapo", "d3-length-dr_grpo"), view_d3_length),
     "d3-seeds": View(
         ("benchmark:d2", "benchmark:d3-grpo", "benchmark:d3-rloo", "benchmark:d3-dpo"),
