@@ -30,21 +30,27 @@ from typing import Any
 
 import numpy as np
 
+from snippets import manifest
+
 HERE = Path(__file__).resolve().parent  # exercises/: where `start` writes the reader's files
-LESSONS = {  # lesson id -> stem of its snippets module (and of its exercise file)
-    "a3": "a3_mdp_and_bellman",
-    "b0": "b0_multi_armed_bandits",
-    "b1": "b1_tabular_q_learning",
-    "b2": "b2_monte_carlo_methods",
-    "b3": "b3_deep_q_networks_dqn",
-    "c0": "c0_policy_gradients_reinforce",
-    "c1": "c1_actor_critic_methods_a2c",
-    "c2": "c2_proximal_policy_optimization_ppo",
-    "c3": "c3_continuous_actions_ppo_sac",
-    "d1": "d1_reward_modeling_concepts",
-    "d2": "d2_rlhf_llm_with_pytorch",
-    "d3": "d3_grpo_rloo_and_dpo",
-}
+GRADERS = HERE / "graders"
+
+
+def lessons_with_graders() -> dict[str, str]:
+    """Lesson id -> lower-case stem, for every lesson with ``graders/<id>.py``, in course order.
+
+    The id is the stem's first two characters (``b1`` for ``B1_tabular_q_learning``); the
+    stem names the lesson's snippets module and the reader's exercise file. Nothing else
+    lists the lessons: a grader file and the lesson's entry in ``lessons.toml`` are enough.
+    """
+    found = {lesson.stem[:2].lower(): lesson.lower for lesson in manifest.lessons()}
+    ids = sorted(p.stem for p in GRADERS.glob("[a-z][0-9].py"))
+    if unknown := [i for i in ids if i not in found]:
+        raise ValueError(f"exercises/graders/{unknown[0]}.py names no lesson of lessons.toml")
+    return {i: stem for i, stem in found.items() if i in ids}
+
+
+LESSONS = lessons_with_graders()  # lesson id -> stem of its snippets module (and exercise file)
 SECTION = re.compile(r"# --8<-- \[(start|end):([\w-]+)\]")
 
 

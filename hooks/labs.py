@@ -2,8 +2,8 @@
 
 1. **The kernel sees a reader's environment.** Whatever the shell that started MkDocs holds,
    a lab runs with ``RL_COURSE_PROGRESS=0`` (a progress bar would be stored in the notebook
-   as carriage-return residue) and without ``MPLBACKEND`` (so figures show inline, as in
-   Jupyter). Kernels talk to MkDocs over IPC sockets instead of unencrypted TCP ports
+   as carriage-return residue), without ``MPLBACKEND`` (so figures show inline, as in
+   Jupyter) and with tqdm's "IProgress not found" warning filtered (``PYTHONWARNINGS``). Kernels talk to MkDocs over IPC sockets instead of unencrypted TCP ports
    (``hooks/jupyter/jupyter_nbconvert_config.json``).
 2. **The cache key covers every input of a lab's output.** mkdocs-jupyter keys its cache on
    the notebook's own text and its options; we fold into the cache folder's name a hash of
@@ -96,6 +96,16 @@ def on_config(config):  # noqa: D103 - MkDocs hook signature
     # 1. What the kernels inherit (they are started from this process's environment).
     os.environ["RL_COURSE_PROGRESS"] = "0"
     os.environ.pop("MPLBACKEND", None)
+    # transformers and datasets import tqdm.auto. In a Jupyter kernel without ipywidgets it
+    # warns "IProgress not found" (with this machine's path to site-packages) and falls back to
+    # the console bar, which is what we want: labs draw no bars. Keep that one warning out of
+    # every lab's first cell; any other warning still shows, and tests/test_lab_outputs.py
+    # fails on it.
+    quiet = "ignore:IProgress not found"
+    if quiet not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(
+            filter(None, [os.environ.get("PYTHONWARNINGS"), quiet])
+        )
     jupyter_dir = str(Path(__file__).resolve().parent / "jupyter")
     paths = os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep)
     if jupyter_dir not in paths:

@@ -9,6 +9,7 @@ steps a vector of environments, and trains, evaluates, saves and reloads a PPO a
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import argparse
 import importlib
 import warnings
 from dataclasses import dataclass
@@ -353,15 +354,22 @@ def env_id_problem(env_id: str) -> str | None:
 
 
 # --8<-- [start:main]
-def main(argv: list[str] | None = None) -> dict:
-    """Run a seeded random episode, train an agent, and compare it with random play."""
+def command_line() -> argparse.ArgumentParser:
+    """The command's parser: Config's flags and where to write the figure and the logs."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.a2_rl_ecosystem_overview",
+        Config,
+        __doc__,
+        prog="python -m snippets.a2_rl_ecosystem_overview",
         quick={"timesteps": 512, "random_episodes": 20, "eval_episodes": 5},
-    )  # fmt: skip
+    )
     parser.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     parser.add_argument("--plot", metavar="PATH", help="save the return histogram as a PNG")
-    cfg, args = common.parse_config(parser, argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run a seeded random episode, train an agent, and compare it with random play."""
+    cfg, args = common.parse_config(parser := command_line(), argv)
     if problem := env_id_problem(cfg.env_id):
         parser.error(f"argument --env-id: {problem}")
     importlib.import_module("stable_baselines3")  # import before the training clock starts
@@ -369,19 +377,26 @@ def main(argv: list[str] | None = None) -> dict:
         first = run_random_episode(cfg.env_id, args.seed)
         baseline = random_returns(cfg.env_id, cfg.random_episodes, seed=args.seed)
         with common.Stopwatch() as train_clock:
-            model = train_agent(cfg.env_id, cfg.timesteps, args.seed, algo=cfg.algo, cfg=cfg,
-                                tensorboard_log=args.tensorboard)  # fmt: skip
+            options = {"algo": cfg.algo, "cfg": cfg, "tensorboard_log": args.tensorboard}
+            model = train_agent(cfg.env_id, cfg.timesteps, args.seed, **options)
         trained = evaluate(model, cfg.env_id, cfg.eval_episodes, seed=args.seed)
     if args.plot:
         title = f"{cfg.env_id}: {cfg.algo.upper()} after {model.num_timesteps} steps"
         solved = describe_env(cfg.env_id)["reward_threshold"]
         common.save_figure(plot_returns(baseline, trained, title, solved), args.plot)
-    return common.emit_metrics({
-        "env_id": cfg.env_id, "algo": cfg.algo, "seed": args.seed,
-        "random_episode_return": first.total_reward, "random_episode_length": first.length,
-        "random_mean_return": baseline.mean(), "trained_mean_return": trained.mean(),
-        "timesteps": model.num_timesteps, "train_seconds": train_clock.seconds, "seconds": total_clock.seconds,
-    })  # fmt: skip
+    metrics = {
+        "env_id": cfg.env_id,
+        "algo": cfg.algo,
+        "seed": args.seed,
+        "random_episode_return": first.total_reward,
+        "random_episode_length": first.length,
+        "random_mean_return": baseline.mean(),
+        "trained_mean_return": trained.mean(),
+        "timesteps": model.num_timesteps,
+        "train_seconds": train_clock.seconds,
+        "seconds": total_clock.seconds,
+    }
+    return common.emit_metrics(metrics)
 
 
 if __name__ == "__main__":

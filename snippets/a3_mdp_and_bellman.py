@@ -290,14 +290,22 @@ def plot_values_and_policy(
 WORLDS = {"5x5": (sutton_barto_5x5, 0.9), "4x4": (sutton_barto_4x4, 1.0)}
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Solve the chosen gridworld three ways and print the headline values as JSON."""
+def command_line() -> argparse.ArgumentParser:
+    """The command's parser: Config's flags, ``--gamma`` (its default depends on the world)."""
     parser = common.config_parser(Config, __doc__, prog="python -m snippets.a3_mdp_and_bellman")
     parser.add_argument(  # by hand: its default, None, means "the book's value for the world"
-        "--gamma", type=common.float_in_range(0.0, 1.0), default=argparse.SUPPRESS,
+        "--gamma",
+        type=common.float_in_range(0.0, 1.0),
+        default=argparse.SUPPRESS,
         help="discount factor in [0, 1] (default: 0.9 for 5x5, 1.0 for 4x4)",
-    )  # fmt: skip
+    )
     parser.add_argument("--plot", metavar="PATH", help="save the value/policy figure as a PNG")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Solve the chosen gridworld three ways and print the headline values as JSON."""
+    parser = command_line()
     cfg, args = common.parse_config(parser, argv)
     build, book_gamma = WORLDS[cfg.world]
     gamma = book_gamma if cfg.gamma is None else cfg.gamma
@@ -313,13 +321,17 @@ def main(argv: list[str] | None = None) -> dict:
         optimal = ("optimal $v_*$ and $\\pi_*$", v_star, greedy_policy(mdp, v_star))
         fig = plot_values_and_policy(mdp, [("random policy $v_\\pi$", v_exact, None), optimal])
         common.save_figure(fig, args.plot)
-    return common.emit_metrics({
-        "world": cfg.world, "gamma": gamma,
-        "v_random_cell_0_1": v_exact[1],  # cell (0, 1): A in the 5x5 world, a corner's neighbour in 4x4
+    metrics = {
+        "world": cfg.world,
+        "gamma": gamma,
+        "v_random_cell_0_1": v_exact[1],  # A in the 5x5 world, a corner's neighbour in 4x4
         "v_star_cell_0_1": v_star[1],
         "max_abs_exact_vs_iterative": float(np.max(np.abs(v_exact - v_iter))),
-        "evaluation_sweeps": eval_sweeps, "value_iteration_sweeps": vi_sweeps, "seconds": clock.seconds,
-    })  # fmt: skip
+        "evaluation_sweeps": eval_sweeps,
+        "value_iteration_sweeps": vi_sweeps,
+        "seconds": clock.seconds,
+    }
+    return common.emit_metrics(metrics)
 
 
 if __name__ == "__main__":

@@ -340,19 +340,29 @@ def final_values(
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run the testbed and the regret experiment; print the headline numbers as JSON."""
+def command_line() -> argparse.ArgumentParser:
+    """The command's parser: Config's flags, ε by hand (several numbers after one flag), figures."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.b0_multi_armed_bandits",
+        Config,
+        __doc__,
+        prog="python -m snippets.b0_multi_armed_bandits",
         quick={"runs": 200, "steps": 200, "regret_runs": 50, "regret_steps": 1000},
-    )  # fmt: skip
+    )
     parser.add_argument(  # by hand: a Config tuple, several numbers after one flag
-        "--epsilons", type=common.float_in_range(0.0, 1.0), nargs="+", default=argparse.SUPPRESS,
+        "--epsilons",
+        type=common.float_in_range(0.0, 1.0),
+        nargs="+",
+        default=argparse.SUPPRESS,
         help="the ε of each ε-greedy agent, in [0, 1] (default: 0 0.01 0.1)",
-    )  # fmt: skip
+    )
     parser.add_argument("--plot", metavar="PATH", help="save the testbed figure as a PNG")
     parser.add_argument("--regret-plot", metavar="PATH", help="save the regret figure as a PNG")
-    cfg, args = common.parse_config(parser, argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the testbed and the regret experiment; print the headline numbers as JSON."""
+    cfg, args = common.parse_config(command_line(), argv)
     agents = default_agents(tuple(cfg.epsilons), cfg.ucb_c)
     cpu_start = time.process_time()  # CPU seconds: honest timing on a busy machine too
     with common.Stopwatch() as testbed_clock:
@@ -364,11 +374,17 @@ def main(argv: list[str] | None = None) -> dict:
         common.save_figure(plot_testbed(results), args.plot)
     if args.regret_plot:
         common.save_figure(plot_regret(long_runs, *ucb1), args.regret_plot)
-    return common.emit_metrics({
-        "runs": cfg.runs, "steps": cfg.steps, "regret_steps": cfg.regret_steps,
-        "testbed_seconds": testbed_clock.seconds, "testbed_cpu_seconds": testbed_cpu,
-        "regret_seconds": regret_clock.seconds, **final_values(cfg, args.seed, results, long_runs, ucb1),
-    })  # fmt: skip
+    return common.emit_metrics(
+        {
+            "runs": cfg.runs,
+            "steps": cfg.steps,
+            "regret_steps": cfg.regret_steps,
+            "testbed_seconds": testbed_clock.seconds,
+            "testbed_cpu_seconds": testbed_cpu,
+            "regret_seconds": regret_clock.seconds,
+            **final_values(cfg, args.seed, results, long_runs, ucb1),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ environment with Q-learning and a decaying ε, and we compare it with that optim
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
@@ -338,14 +339,22 @@ def solve_with_the_model(mdp: a3.MDP, horizon: int) -> dict[str, float]:
     }
 
 
+def command_line() -> argparse.ArgumentParser:
+    """The command's parser: Config's flags and the figure."""
+    parser = common.config_parser(
+        Config,
+        __doc__,
+        prog="python -m snippets.b1_tabular_q_learning",
+        quick={"episodes": 300, "eval_episodes": 100},
+        aliases={"map_name": "--map"},
+    )
+    parser.add_argument("--plot", metavar="PATH", help="save Q-table and learning curve as PNG")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Solve FrozenLake by value iteration, then learn it with Q-learning; print JSON."""
-    parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.b1_tabular_q_learning",
-        quick={"episodes": 300, "eval_episodes": 100}, aliases={"map_name": "--map"},
-    )  # fmt: skip
-    parser.add_argument("--plot", metavar="PATH", help="save Q-table and learning curve as PNG")
-    cfg, args = common.parse_config(parser, argv)
+    cfg, args = common.parse_config(command_line(), argv)
     env_id, default_episodes = MAPS[cfg.map_name]
     episodes = cfg.episodes or default_episodes
     env = common.make_env(env_id, seed=args.seed)
@@ -360,12 +369,19 @@ def main(argv: list[str] | None = None) -> dict:
     if args.plot:
         figure = plot_training(env, q, history, exact["optimal_success_within_limit"])
         common.save_figure(figure, args.plot)
-    return common.emit_metrics({
-        "map": cfg.map_name, **exact, "episodes": episodes, "train_steps": history.steps,
-        "train_seconds": clock.seconds, "train_cpu_seconds": train_cpu,
-        "greedy_success_eval": evaluate_greedy(env, q, cfg.eval_episodes, seed=args.seed + 1),
-        "eval_episodes": cfg.eval_episodes, "greedy_success_exact": greedy_exact,
-    })  # fmt: skip
+    return common.emit_metrics(
+        {
+            "map": cfg.map_name,
+            **exact,
+            "episodes": episodes,
+            "train_steps": history.steps,
+            "train_seconds": clock.seconds,
+            "train_cpu_seconds": train_cpu,
+            "greedy_success_eval": evaluate_greedy(env, q, cfg.eval_episodes, seed=args.seed + 1),
+            "eval_episodes": cfg.eval_episodes,
+            "greedy_success_exact": greedy_exact,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ gridworld of lesson A3 converge to the exact values of its linear solve.
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -447,16 +448,28 @@ def blackjack_values(cfg: Config, seed: int) -> tuple[list[tuple[str, np.ndarray
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Blackjack value surfaces and the gridworld convergence check; print JSON."""
+def command_line() -> argparse.ArgumentParser:
+    """The command's parser: Config's flags and the figures."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.b2_monte_carlo_methods",
-        quick={"gym_episodes": 1000, "replica_episodes": 20_000, "state_episodes": 50_000,
-               "grid_episodes": 300, "grid_runs": 1},
-    )  # fmt: skip
+        Config,
+        __doc__,
+        prog="python -m snippets.b2_monte_carlo_methods",
+        quick={
+            "gym_episodes": 1000,
+            "replica_episodes": 20_000,
+            "state_episodes": 50_000,
+            "grid_episodes": 300,
+            "grid_runs": 1,
+        },
+    )
     parser.add_argument("--plot", metavar="PATH", help="save the Blackjack surfaces as a PNG")
     parser.add_argument("--rmse-plot", metavar="PATH", help="save the gridworld RMSE curve")
-    cfg, args = common.parse_config(parser, argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Blackjack value surfaces and the gridworld convergence check; print JSON."""
+    cfg, args = common.parse_config(command_line(), argv)
     panels, metrics = blackjack_values(cfg, args.seed)
     cpu_start = time.process_time()  # CPU seconds: honest timing on a busy machine too
     with common.Stopwatch() as grid_clock:
@@ -466,12 +479,17 @@ def main(argv: list[str] | None = None) -> dict:
         common.save_figure(plot_blackjack_surfaces(panels), args.plot)
     if args.rmse_plot:
         common.save_figure(plot_rmse(curve), args.rmse_plot)
-    return common.emit_metrics({
-        **metrics, "grid_episodes": cfg.grid_episodes, "grid_runs": cfg.grid_runs,
-        "grid_rmse_first_visit": curve["first_visit"][-1],
-        "grid_rmse_every_visit": curve["every_visit"][-1],
-        "grid_seconds": grid_clock.seconds, "grid_cpu_seconds": grid_cpu,
-    })  # fmt: skip
+    return common.emit_metrics(
+        {
+            **metrics,
+            "grid_episodes": cfg.grid_episodes,
+            "grid_runs": cfg.grid_runs,
+            "grid_rmse_first_visit": curve["first_visit"][-1],
+            "grid_rmse_every_visit": curve["every_visit"][-1],
+            "grid_seconds": grid_clock.seconds,
+            "grid_cpu_seconds": grid_cpu,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -233,8 +233,12 @@ def run_on_ray(tasks: list[Task], address: str = "") -> Finished:
 
     started = not ray.is_initialized()  # else use the connection the caller opened
     if started:
-        ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR")  # fmt: skip
+        ray.init(
+            address=address or None,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+        )
     remote = ray.remote(num_cpus=1, max_retries=0)(_on_ray_node)
     # Ray sets OMP_NUM_THREADS=1 in its workers; the lesson gets the driver's setting instead.
     env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
@@ -260,8 +264,14 @@ def run_on_ray(tasks: list[Task], address: str = "") -> Finished:
 
 
 # --8<-- [start:grid]
-def run_grid(names: list[str], first_seed: int, seeds: int, quick: bool, out: Path,
-             finished: Callable[[list[Task]], Finished]) -> None:  # fmt: skip
+def run_grid(
+    names: list[str],
+    first_seed: int,
+    seeds: int,
+    quick: bool,
+    out: Path,
+    finished: Callable[[list[Task]], Finished],
+) -> None:
     """Run every lesson x seed task, saving each lesson's entry as soon as its runs are in.
 
     Every finished run is also appended to ``benchmark.partial.jsonl``: an interrupted
@@ -287,8 +297,9 @@ def run_grid(names: list[str], first_seed: int, seeds: int, quick: bool, out: Pa
     partial_file.unlink(missing_ok=True)
 
 
-def save_ready(out: Path, plan: dict[str, list[Task]], runs: dict[str, dict],
-               failed: set[str], saved: set[str]) -> None:  # fmt: skip
+def save_ready(
+    out: Path, plan: dict[str, list[Task]], runs: dict[str, dict], failed: set[str], saved: set[str]
+) -> None:
     """Save the entry of every lesson whose tasks have all finished, once."""
     for name, tasks in plan.items():
         if name in saved or any(t.key not in runs and t.key not in failed for t in tasks):

@@ -284,8 +284,13 @@ def train(cfg: Config, seed: int, show_progress: bool = True) -> dict:
             batch = []
     env.close()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    return {"returns": returns, "lengths": lengths, "seconds": seconds,
-            "cpu_seconds": cpu_seconds, "policy": policy}  # fmt: skip
+    return {
+        "returns": returns,
+        "lengths": lengths,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "policy": policy,
+    }
 
 
 # --8<-- [end:train]
@@ -353,10 +358,15 @@ def seeds_summary(per_seed: Sequence[dict]) -> dict:
 def summarise(runs: Sequence[dict], seeds: Sequence[int], cfg: Config) -> dict:
     """The JSON line: per seed, when the 100-episode mean first reached 475 and where it ended."""
     per_seed = [
-        {"seed": seed, **seed_summary(run["returns"]), "steps": int(sum(run["lengths"])),
-         "seconds": run["seconds"], "cpu_seconds": run["cpu_seconds"]}
+        {
+            "seed": seed,
+            **seed_summary(run["returns"]),
+            "steps": int(sum(run["lengths"])),
+            "seconds": run["seconds"],
+            "cpu_seconds": run["cpu_seconds"],
+        }
         for seed, run in zip(seeds, runs, strict=True)
-    ]  # fmt: skip
+    ]
     return {
         "episodes": cfg.episodes,
         **seeds_summary(per_seed),
@@ -372,9 +382,12 @@ def command_line(
 ) -> common.LessonParser:
     """The flags of both C0 commands: the Config's (``--lr`` for short), ``--seeds``, ``--curve``."""
     parser = common.config_parser(
-        config_cls, doc, prog=f"python -m snippets.{module}",
-        quick=quick, aliases={"learning_rate": "--lr"},
-    )  # fmt: skip
+        config_cls,
+        doc,
+        prog=f"python -m snippets.{module}",
+        quick=quick,
+        aliases={"learning_rate": "--lr"},
+    )
     parser.add_argument("--seeds", type=common.positive_int, default=seeds, help=seeds_help)
     parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
     return parser
@@ -383,9 +396,13 @@ def command_line(
 def main(argv: list[str] | None = None) -> dict:
     """Train REINFORCE on CartPole-v1 for one or several seeds and print the metrics."""
     parser = command_line(
-        Config, __doc__, "c0_policy_gradients_reinforce", quick={"episodes": 30},
-        seeds=1, seeds_help="number of seeds to train: seed, seed+1, ... (default 1)",
-    )  # fmt: skip
+        Config,
+        __doc__,
+        "c0_policy_gradients_reinforce",
+        quick={"episodes": 30},
+        seeds=1,
+        seeds_help="number of seeds to train: seed, seed+1, ... (default 1)",
+    )
     parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # a tiny network: one thread is fastest and fair to neighbours

@@ -368,13 +368,19 @@ def summarise(returns: np.ndarray, seeds: list[int], cfg: Config) -> dict[str, A
 def main(argv: list[str] | None = None) -> dict:
     """Train REINFORCE in JAX on several seeds at once, and optionally the ablation."""
     parser = reinforce.command_line(
-        Config, __doc__, "c0_policy_gradients_reinforce_jax", quick={"episodes": 20},
-        seeds=5, seeds_help="seeds trained together in one vmapped call (default 5)",
-    )  # fmt: skip
+        Config,
+        __doc__,
+        "c0_policy_gradients_reinforce_jax",
+        quick={"episodes": 20},
+        seeds=5,
+        seeds_help="seeds trained together in one vmapped call (default 5)",
+    )
     parser.add_argument("--ablation", metavar="PATH", help="train the ablation; save its figure")
     cfg, args = common.parse_config(parser, argv)
     if cfg.episodes % cfg.batch_episodes:
-        parser.error(f"argument --episodes: must be a multiple of {cfg.batch_episodes}, got {cfg.episodes}")  # fmt: skip
+        parser.error(
+            f"argument --episodes: must be a multiple of {cfg.batch_episodes}, got {cfg.episodes}"
+        )
     seeds = [args.seed + k for k in range(args.seeds)]
     with common.Stopwatch() as watch:  # compilation included
         returns = np.asarray(train_many_seeds_jit(jnp.asarray(seeds), cfg))

@@ -164,11 +164,17 @@ def plot_race(runs: dict[str, dict[str, Any]], path: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Race JAX against PyTorch on the same seeds and episodes; print the speed-ups."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.c0_policy_gradients_reinforce_speed",
+        Config,
+        __doc__,
+        prog="python -m snippets.c0_policy_gradients_reinforce_speed",
         quick={"episodes": 10},
-    )  # fmt: skip
-    parser.add_argument("--seeds", type=common.positive_int, default=5,
-                        help="seeds to train in each framework: seed, seed+1, ... (default 5)")  # fmt: skip
+    )
+    parser.add_argument(
+        "--seeds",
+        type=common.positive_int,
+        default=5,
+        help="seeds to train in each framework: seed, seed+1, ... (default 5)",
+    )
     parser.add_argument("--plot", metavar="PATH", help="save the curves-and-times figure here")
     cfg, args = common.parse_config(parser, argv)
     if cfg.episodes % c0j.Config.batch_episodes:

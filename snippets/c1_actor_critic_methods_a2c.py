@@ -425,27 +425,49 @@ QUICK = {
 }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Train A2C on CartPole-v1 over one or more seeds and print the metrics as JSON."""
+def command_line() -> argparse.ArgumentParser:
+    """The command's parser: Config's flags, seeds, and the curves to save, load or overlay."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.c1_actor_critic_methods_a2c", quick=QUICK,
+        Config,
+        __doc__,
+        prog="python -m snippets.c1_actor_critic_methods_a2c",
+        quick=QUICK,
         aliases={"total_timesteps": "--timesteps", "learning_rate": "--lr"},
-    )  # fmt: skip
-    parser.add_argument("--seeds", type=common.positive_int, default=1, help="train seeds seed..seed+N-1")  # fmt: skip
+    )
+    parser.add_argument(
+        "--seeds", type=common.positive_int, default=1, help="train seeds seed..seed+N-1"
+    )
     parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
     parser.add_argument("--curve", metavar="PATH", help="write the mean training curve as JSON")
-    parser.add_argument("--compare-curve", metavar="PATH", action="append", default=[], type=existing_file,
-                        help="overlay a curve JSON (e.g. from C0's --curve) on the plot; repeatable")  # fmt: skip
+    parser.add_argument(
+        "--compare-curve",
+        metavar="PATH",
+        action="append",
+        default=[],
+        type=existing_file,
+        help="overlay a curve JSON (e.g. from C0's --curve) on the plot; repeatable",
+    )
     parser.add_argument("--save-runs", metavar="PATH", help="save every seed's results as JSON")
-    parser.add_argument("--load-runs", metavar="PATH", type=existing_file,
-                        help="skip training: plot and report runs saved by --save-runs")  # fmt: skip
-    cfg, args = common.parse_config(parser, argv)
+    parser.add_argument(
+        "--load-runs",
+        metavar="PATH",
+        type=existing_file,
+        help="skip training: plot and report runs saved by --save-runs",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train A2C on CartPole-v1 over one or more seeds and print the metrics as JSON."""
+    cfg, args = common.parse_config(command_line(), argv)
     torch.set_num_threads(1)  # tiny networks: one thread is fastest and leaves cores free
     if args.load_runs:
         cfg, results = load_runs(args.load_runs)
     else:
         seeds = range(args.seed, args.seed + args.seeds)
-        results = [train_a2c(cfg, s)[1] for s in common.progress(seeds, desc="seeds", total=args.seeds)]  # fmt: skip
+        results = [
+            train_a2c(cfg, s)[1] for s in common.progress(seeds, desc="seeds", total=args.seeds)
+        ]
     if args.save_runs:
         save_runs(args.save_runs, cfg, results)
     if args.plot:

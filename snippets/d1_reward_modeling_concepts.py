@@ -9,6 +9,7 @@ same reward-model wrapper train D2's reward model on generated text.
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,9 +306,11 @@ def plot_experiment(results: list[dict[str, Any]]) -> Any:
     middle.set_ylabel("fitted reward (mean 0)")
     middle.set_title("Noisier labels: same ranking, smaller scale")
     middle.legend(fontsize=8)
-    bars = [("model_accuracy", "fitted model vs one label"),
-            ("truth_accuracy", "hidden quality vs one label"),
-            ("inter_annotator", "annotator vs annotator")]  # fmt: skip
+    bars = [
+        ("model_accuracy", "fitted model vs one label"),
+        ("truth_accuracy", "hidden quality vs one label"),
+        ("inter_annotator", "annotator vs annotator"),
+    ]
     x = np.arange(len(results))
     for k, (key, label) in enumerate(bars):
         right.bar(x + (k - 1) * 0.27, [r[key] for r in results], 0.27, label=label)
@@ -324,17 +327,25 @@ def plot_experiment(results: list[dict[str, Any]]) -> Any:
 
 
 # --8<-- [start:main]
-def main(argv: list[str] | None = None) -> dict:
-    """Fit Bradley-Terry rewards from simulated annotators and print what they recover."""
+def command_line() -> argparse.ArgumentParser:
+    """The command's parser: Config's flags and the figure."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.d1_reward_modeling_concepts",
-        quick={"n_pairs": 500, "heldout_pairs": 500, "steps": 100}, aliases={"n_pairs": "--pairs"},
-    )  # fmt: skip
+        Config,
+        __doc__,
+        prog="python -m snippets.d1_reward_modeling_concepts",
+        quick={"n_pairs": 500, "heldout_pairs": 500, "steps": 100},
+        aliases={"n_pairs": "--pairs"},
+    )
     parser.add_argument("--plot", metavar="PATH", help="save the figure as a PNG")
     parser.add_argument(
         "--threads", type=common.positive_int, default=1, help="torch CPU threads (default 1)"
     )
-    cfg, args = common.parse_config(parser, argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Fit Bradley-Terry rewards from simulated annotators and print what they recover."""
+    cfg, args = common.parse_config(command_line(), argv)
     torch.set_num_threads(args.threads)  # tiny tensors: extra threads only add overhead
     with common.Stopwatch() as clock:
         results = noise_experiment(cfg, args.seed)
@@ -344,12 +355,18 @@ def main(argv: list[str] | None = None) -> dict:
     def per_t(key: str) -> dict[str, float]:
         return {f"T={r['temperature']:g}": r[key] for r in results}
 
-    return common.emit_metrics({
-        "pairs": cfg.n_pairs, "slopes": per_t("slope"),
-        "rank_correlations": per_t("rank_correlation"), "label_agreement": per_t("agreement"),
-        "model_accuracy": per_t("model_accuracy"), "truth_accuracy": per_t("truth_accuracy"),
-        "inter_annotator": per_t("inter_annotator"), "seconds": clock.seconds,
-    })  # fmt: skip
+    return common.emit_metrics(
+        {
+            "pairs": cfg.n_pairs,
+            "slopes": per_t("slope"),
+            "rank_correlations": per_t("rank_correlation"),
+            "label_agreement": per_t("agreement"),
+            "model_accuracy": per_t("model_accuracy"),
+            "truth_accuracy": per_t("truth_accuracy"),
+            "inter_annotator": per_t("inter_annotator"),
+            "seconds": clock.seconds,
+        }
+    )
 
 
 if __name__ == "__main__":

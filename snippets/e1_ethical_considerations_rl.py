@@ -60,8 +60,9 @@ def true_task(cfg: Config) -> a3.MDP:
     """What the designer wants: reach the goal. +goal_reward on entering it, 0 otherwise."""
     base = a3.gridworld(cfg.shape, cfg.gamma, off_grid_reward=0.0, terminals=(cfg.goal,))
     entering_goal = base.P[:, :, cell(cfg, cfg.goal)]  # P(s' = goal | s, a)
-    return a3.MDP(base.P, base.R + cfg.goal_reward * entering_goal, cfg.gamma, base.terminal,
-                  base.shape)  # fmt: skip
+    return a3.MDP(
+        base.P, base.R + cfg.goal_reward * entering_goal, cfg.gamma, base.terminal, base.shape
+    )
 
 
 def proxy_task(cfg: Config) -> a3.MDP:
@@ -72,8 +73,9 @@ def proxy_task(cfg: Config) -> a3.MDP:
     """
     task = true_task(cfg)
     entering_checkpoint = task.P[:, :, cell(cfg, cfg.checkpoint)]
-    return a3.MDP(task.P, task.R + cfg.bonus * entering_checkpoint, task.gamma, task.terminal,
-                  task.shape)  # fmt: skip
+    return a3.MDP(
+        task.P, task.R + cfg.bonus * entering_checkpoint, task.gamma, task.terminal, task.shape
+    )
 
 
 # --8<-- [end:rewards]
@@ -150,7 +152,8 @@ class Overoptimisation:
 
     Attributes:
         n: candidates per prompt.
-        kl: KL(best-of-n || base) = log n - (n - 1) / n nats (Stiennon et al., 2020).
+        kl: KL(best-of-n || base) = log n - (n - 1) / n nats: exact here, where scores are
+            continuous and never tie; an upper bound in general (Beirami et al., 2024).
         proxy: mean reward-model score of the chosen answer.
         gold: mean gold (true) score of the chosen answer.
         length: mean length of the chosen answer (1 = typical).
@@ -197,15 +200,16 @@ def plot_gridworld(cfg: Config, panels: list[tuple[str, a3.MDP]], path: str) -> 
     S marks the start, C the checkpoint, G the goal; the path shows the first 12 steps.
     """
     fig = a3.plot_values_and_policy(
-        panels[0][1], [(title, solve(task)[0], a3.greedy_policy(task, solve(task)[0]))
-                       for title, task in panels],
-    )  # fmt: skip
+        panels[0][1],
+        [(title, solve(task)[0], a3.greedy_policy(task, solve(task)[0])) for title, task in panels],
+    )
     cols = cfg.shape[1]
     for ax, (_, task) in zip(fig.axes, panels, strict=True):
         episode = rollout(cfg, solve(task)[1])
         rows_cols = [divmod(s, cols) for s in episode.path[:12]]
-        ax.plot([c for _, c in rows_cols], [r for r, _ in rows_cols], color="tab:red", lw=2.5,
-                alpha=0.8)  # fmt: skip
+        ax.plot(
+            [c for _, c in rows_cols], [r for r, _ in rows_cols], color="tab:red", lw=2.5, alpha=0.8
+        )
         for (r, c), label in ((cfg.start, "S"), (cfg.goal, "G"), (cfg.checkpoint, "C")):
             ax.text(c - 0.38, r - 0.3, label, color="tab:orange", fontsize=12, weight="bold")
     return common.save_figure(fig, path)
@@ -220,11 +224,17 @@ def plot_overoptimisation(result: Overoptimisation, path: str) -> str:
     ax.plot(result.kl, result.proxy, "o-", label="proxy (reward model) score")
     ax.plot(result.kl, result.gold, "s-", color="tab:red", label="gold score")
     best = int(result.gold.argmax())
-    ax.annotate(f"gold peaks at n = {result.n[best]}", (result.kl[best], result.gold[best]),
-                xytext=(result.kl[best] + 0.6, result.gold[best] + 1.5),
-                arrowprops={"arrowstyle": "->"})  # fmt: skip
-    ax.set(xlabel="KL(best-of-n ‖ base) in nats  (n = 1, 2, 4, …, 1024)", ylabel="mean score",
-           title="Optimising a proxy: overoptimisation in miniature")  # fmt: skip
+    ax.annotate(
+        f"gold peaks at n = {result.n[best]}",
+        (result.kl[best], result.gold[best]),
+        xytext=(result.kl[best] + 0.6, result.gold[best] + 1.5),
+        arrowprops={"arrowstyle": "->"},
+    )
+    ax.set(
+        xlabel="KL(best-of-n ‖ base) in nats  (n = 1, 2, 4, …, 1024)",
+        ylabel="mean score",
+        title="Optimising a proxy: overoptimisation in miniature",
+    )
     ax.legend()
     return common.save_figure(fig, path)
 
@@ -250,6 +260,13 @@ def gridworld_metrics(episodes: dict[str, Episode]) -> dict[str, object]:
     return metrics
 
 
+def panel_title(name: str, episode: Episode) -> str:
+    """The title of one reward's panel: where its greedy episode went."""
+    if episode.reached_goal:
+        return f"{name} reward: goal in {len(episode.path) - 1} steps"
+    return f"{name} reward: {episode.checkpoint_visits} bonuses, no goal"
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Solve the gridworld under three rewards and run best-of-n; print the headline numbers."""
     prog = "python -m snippets.e1_ethical_considerations_rl"
@@ -264,21 +281,21 @@ def main(argv: list[str] | None = None) -> dict:
         bon = best_of_n(cfg, args.seed)
 
     if args.plot:
-        titles = {
-            name: f"{name} reward: " + (f"goal in {len(ep.path) - 1} steps" if ep.reached_goal
-                                        else f"{ep.checkpoint_visits} bonuses, no goal")
-            for name, ep in episodes.items()
-        }  # fmt: skip
-        plot_gridworld(cfg, [(titles[name], task) for name, task in tasks.items()], args.plot)
+        panels = [(panel_title(name, episodes[name]), task) for name, task in tasks.items()]
+        plot_gridworld(cfg, panels, args.plot)
     if args.plot_bon:
         plot_overoptimisation(bon, args.plot_bon)
     best = int(bon.gold.argmax())
-    return common.emit_metrics({
-        **gridworld_metrics(episodes), "bon_gold_peak_n": int(bon.n[best]),
-        "bon_gold_peak": bon.gold[best], "bon_gold_at_n1": bon.gold[0],
-        f"bon_gold_at_n{bon.n[-1]}": bon.gold[-1], f"bon_proxy_at_n{bon.n[-1]}": bon.proxy[-1],
+    metrics = {
+        **gridworld_metrics(episodes),
+        "bon_gold_peak_n": int(bon.n[best]),
+        "bon_gold_peak": bon.gold[best],
+        "bon_gold_at_n1": bon.gold[0],
+        f"bon_gold_at_n{bon.n[-1]}": bon.gold[-1],
+        f"bon_proxy_at_n{bon.n[-1]}": bon.proxy[-1],
         "seconds": clock.seconds,
-    })  # fmt: skip
+    }
+    return common.emit_metrics(metrics)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ saved model against the definition of done without training.
 # --8<-- [start:imports]
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,11 +55,19 @@ def make_model(cfg: Config, seed: int) -> Any:
     common.seed_everything(seed)
     env = make_vec_env(cfg.env_id, n_envs=cfg.n_envs, seed=seed)
     return PPO(
-        "MlpPolicy", env, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
-        n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-        ent_coef=cfg.ent_coef, learning_rate=cfg.learning_rate, seed=seed,
-        device="cpu", verbose=0,
-    )  # fmt: skip
+        "MlpPolicy",
+        env,
+        n_steps=cfg.n_steps,
+        batch_size=cfg.batch_size,
+        n_epochs=cfg.n_epochs,
+        gamma=cfg.gamma,
+        gae_lambda=cfg.gae_lambda,
+        ent_coef=cfg.ent_coef,
+        learning_rate=cfg.learning_rate,
+        seed=seed,
+        device="cpu",
+        verbose=0,
+    )
 
 
 # --8<-- [end:make-model]
@@ -156,8 +165,12 @@ def plot_curve(run: Run, cfg: Config, path: str) -> str:
     fig, ax = plt.subplots()
     ax.plot(run.steps, run.curve, "o-", label=f"mean of {cfg.curve_episodes} greedy episodes")
     ax.axhline(cfg.target_return, color="k", ls="--", lw=1, label=f"target {cfg.target_return:g}")
-    ax.set(xlabel="environment steps", ylabel="evaluation return",
-           title=f"PPO on {cfg.env_id}", ylim=(-510, 0))  # fmt: skip
+    ax.set(
+        xlabel="environment steps",
+        ylabel="evaluation return",
+        title=f"PPO on {cfg.env_id}",
+        ylim=(-510, 0),
+    )
     ax.legend(loc="lower right")
     return common.save_figure(fig, path)
 
@@ -166,16 +179,29 @@ def plot_curve(run: Run, cfg: Config, path: str) -> str:
 
 
 # --8<-- [start:main]
-def main(argv: list[str] | None = None) -> dict:
-    """Train PPO on Acrobot-v1 (or grade a saved model) and print the verdict as JSON."""
+def command_line() -> argparse.ArgumentParser:
+    """The command's parser: Config's flags and where to save the agent and the figure."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.e2_further_learning_capstone_idea",
-        quick={"total_timesteps": 4096, "eval_every": 2048, "curve_episodes": 2, "eval_episodes": 3},
+        Config,
+        __doc__,
+        prog="python -m snippets.e2_further_learning_capstone_idea",
+        quick={
+            "total_timesteps": 4096,
+            "eval_every": 2048,
+            "curve_episodes": 2,
+            "eval_episodes": 3,
+        },
         aliases={"total_timesteps": "--timesteps"},
-    )  # fmt: skip
+    )
     parser.add_argument("--save", metavar="DIR", help="save the trained model in DIR")
     parser.add_argument("--check", metavar="DIR", help="grade the model saved in DIR; no training")
     parser.add_argument("--plot", metavar="PATH", help="save the learning curve as a PNG")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train PPO on Acrobot-v1 (or grade a saved model) and print the verdict as JSON."""
+    parser = command_line()
     cfg, args = common.parse_config(parser, argv)
     if args.check and not os.path.isfile(os.path.join(args.check, "ppo_acrobot.zip")):
         parser.error(f"argument --check: no ppo_acrobot.zip in {args.check!r}")
@@ -190,12 +216,18 @@ def main(argv: list[str] | None = None) -> dict:
         save_model(model, args.save)
     if args.plot and run is not None:
         plot_curve(run, cfg, args.plot)
-    return common.emit_metrics({
-        "mean_return": verdict.mean_return, "std_return": verdict.std_return,
-        "episodes": verdict.episodes, "target": verdict.target, "done": verdict.done,
-        "timesteps": 0 if run is None else run.steps[-1],
-        "curve": [] if run is None else run.curve, "seconds": clock.seconds,
-    })  # fmt: skip
+    return common.emit_metrics(
+        {
+            "mean_return": verdict.mean_return,
+            "std_return": verdict.std_return,
+            "episodes": verdict.episodes,
+            "target": verdict.target,
+            "done": verdict.done,
+            "timesteps": 0 if run is None else run.steps[-1],
+            "curve": [] if run is None else run.curve,
+            "seconds": clock.seconds,
+        }
+    )
 
 
 if __name__ == "__main__":

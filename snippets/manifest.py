@@ -1,7 +1,8 @@
 """The course manifest: read ``lessons.toml``, where every lesson is written down once.
 
-The MkDocs hook that builds the navigation and the API pages, the site test and the
-benchmark all read the lessons from here, so adding a lesson is one entry in that file.
+The MkDocs hook that builds the navigation, the API pages, the labs index and the home
+page's day-by-day path, the site test, the command-line test, the exercises and the benchmark
+all read the lessons from here, so adding a lesson is its files and one entry in that file.
 """
 
 # --8<-- [start:manifest]
@@ -27,6 +28,14 @@ class Module:
 
 
 @dataclass(frozen=True)
+class Day:
+    """One day of the home page's path through the course."""
+
+    title: str  # e.g. "foundations"
+    also: str = ""  # Markdown after the day's lessons, e.g. a link to the results page
+
+
+@dataclass(frozen=True)
 class Lesson:
     """One lesson: a page, the modules it is built from, a lab and benchmark entries."""
 
@@ -38,6 +47,9 @@ class Lesson:
     lab: bool = False
     benchmark: tuple[dict, ...] = ()  # keyword arguments of snippets.benchmark.Lesson
     runs: tuple[dict, ...] = ()  # the commands its page quotes (snippets.regenerate.Run)
+    day: int = 1  # its day on the home page's path (1 is the first [[day]])
+    label: str = ""  # its link text on the path, after the id: "B1 Q-learning"
+    time: str = ""  # the time the path gives it, running the code included: "75 min"
 
     @property
     def page(self) -> str:
@@ -55,7 +67,8 @@ def lessons() -> tuple[Lesson, ...]:
     """Every lesson in course order, as ``lessons.toml`` lists them.
 
     Raises:
-        ValueError: If an entry has an unknown kind or chapter letter, or a stem twice.
+        ValueError: If an entry has an unknown kind or chapter letter, no day on the path, or
+            a stem twice.
     """
     data = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
     found = []
@@ -63,6 +76,8 @@ def lessons() -> tuple[Lesson, ...]:
         letter = entry["stem"][0]
         if entry["kind"] not in KINDS or letter not in data["chapters"]:
             raise ValueError(f"lessons.toml: bad kind or chapter in {entry['stem']!r}")
+        if not 1 <= entry.get("day", 0) <= len(days()) or not entry.get("label"):
+            raise ValueError(f"lessons.toml: {entry['stem']!r} needs a day (1-{len(days())})")
         found.append(
             Lesson(
                 stem=entry["stem"],
@@ -73,12 +88,22 @@ def lessons() -> tuple[Lesson, ...]:
                 lab=entry.get("lab", False),
                 benchmark=tuple(entry.get("benchmark", ())),
                 runs=tuple(entry.get("run", ())),
+                day=entry["day"],
+                label=entry["label"],
+                time=entry.get("time", ""),
             )
         )
     stems = [lesson.stem for lesson in found]
     if len(set(stems)) != len(stems):
         raise ValueError("lessons.toml: a stem is listed twice")
     return tuple(found)
+
+
+@cache
+def days() -> tuple[Day, ...]:
+    """The days of the path through the course, in order (``[[day]]`` in ``lessons.toml``)."""
+    data = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
+    return tuple(Day(**d) for d in data.get("day", ()))
 
 
 @cache

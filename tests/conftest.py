@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -70,6 +72,40 @@ def run_main(main: Callable[[list[str]], dict], *args: str, capsys: pytest.Captu
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed == json.loads(json.dumps(metrics)), "the last line printed is not the metrics"
     return printed
+
+
+def load_main(module: str) -> Callable[[list[str]], dict]:
+    """``snippets.<module>.main``; a package may define it in its ``__main__``."""
+    found = getattr(importlib.import_module(f"snippets.{module}"), "main", None)
+    return found or importlib.import_module(f"snippets.{module}.__main__").main
+
+
+def rejects(module: str, argv: str, expected: str, capsys: pytest.CaptureFixture) -> None:
+    """``python -m snippets.<module> argv`` refuses it: exit 2, one line naming the flag.
+
+    In-process (the same parser and exit path as the command). Nothing may reach stdout and
+    no warning may be raised (on a terminal it would be a second line); the one stderr line
+    names the first argument and contains ``expected`` (the flag when empty).
+    """
+    args = argv.split()
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit) as exit_info:
+        warnings.simplefilter("always")
+        load_main(module)(args)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and not caught, [str(w.message) for w in caught]
+    assert len(lines) == 1 and args[0] in lines[0] and (expected or args[0]) in lines[0], lines
+
+
+@pytest.fixture
+def assert_rejects(capsys: pytest.CaptureFixture) -> Callable[..., None]:
+    """``assert_rejects(module, "--flag value", expected="")``: see ``rejects``.
+
+    Every command's bad-input cases live in its own test file and call this, with the module
+    named literally (``tests/test_cli.py`` checks that every command of the manifest has some).
+    """
+    return lambda module, argv, expected="": rejects(module, argv, expected, capsys)
 
 
 # Set above for the lesson tests; a reader's shell has none of them.

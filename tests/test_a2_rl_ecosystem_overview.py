@@ -132,3 +132,19 @@ def test_quick_cli_prints_metrics_plot_and_tensorboard_logs(tmp_path, capsys):
         assert key in metrics
     assert plot.stat().st_size > 10_000
     assert list(logs.rglob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ("--timesteps 0", ""),
+        ("--algo dqn", ""),
+        ("--env-id CartPol-v1", "Did you mean: `CartPole`?"),
+        ("--env-id Blackjack-v1", ""),
+        ("--env-id Taxi-v3", "Taxi-v4"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(
+    assert_rejects, argv: str, expected: str
+) -> None:
+    assert_rejects("a2_rl_ecosystem_overview", argv, expected)

@@ -119,3 +119,16 @@ def test_main_in_process_on_4x4():
     metrics = a3.main(["--world", "4x4"])
     assert metrics["v_random_cell_0_1"] == pytest.approx(-14, abs=0.05)
     assert metrics["max_abs_exact_vs_iterative"] < 1e-6
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--gamma 1.5",
+        "--tol -1",
+        "--world 3x3",
+        "--gamma 1",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("a3_mdp_and_bellman", argv)

@@ -97,3 +97,15 @@ def test_cli_quick_prints_metrics_json():
     assert set(metrics["final_reward"]) == set(REFERENCE)
     assert metrics["ucb1_bernoulli_regret"] < metrics["ucb1_bound"]
     assert metrics["final_optimal_pct"]["UCB c=2"] > metrics["final_optimal_pct"]["greedy"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--epsilons 0.1 1.5",
+        "--runs -3",
+        "--ucb-c 0",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("b0_multi_armed_bandits", argv)

@@ -50,8 +50,9 @@ def test_td0_prediction_converges_to_the_linear_solve(env, mdp):
     pi = b1.optimal_policy(mdp)
     gamma = 0.95
     exact = a3.evaluate_policy_exact(b1.frozenlake_mdp(env, gamma=gamma), np.eye(4)[pi])
-    learned = b1.td0_prediction(env, pi, 1000, alpha=0.05, gamma=gamma,
-                                rng=np.random.default_rng(0))  # fmt: skip
+    learned = b1.td0_prediction(
+        env, pi, 1000, alpha=0.05, gamma=gamma, rng=np.random.default_rng(0)
+    )
     assert np.max(np.abs(learned - exact)) < 0.05
 
 
@@ -98,3 +99,15 @@ def test_cli_quick_prints_metrics_json():
     assert metrics["optimal_success_within_limit"] == pytest.approx(0.744, abs=0.005)
     assert {"greedy_success_eval", "greedy_success_exact", "train_seconds"} <= set(metrics)
     assert (metrics["episodes"], metrics["eval_episodes"]) == (300, 100)  # the --quick preset
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--episodes -5",
+        "--epsilon-end 1.2",
+        "--map 5x5",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("b1_tabular_q_learning", argv)

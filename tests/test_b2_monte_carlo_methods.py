@@ -122,3 +122,14 @@ def test_cli_quick_prints_metrics_json():
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert metrics["v_13_usable_ace_dealer_2"] == pytest.approx(-0.27726, abs=0.03)
     assert {"grid_rmse_first_visit", "grid_rmse_every_visit"} <= set(metrics)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--gym-episodes 0",
+        "--grid-episodes -1",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("b2_monte_carlo_methods", argv)

@@ -201,3 +201,17 @@ def test_flags_come_from_the_config_and_win_over_the_preset():
         1,
     )
     assert b3.parse([])[0] == b3.DQNConfig()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--timesteps -5",
+        "--exploration-final-eps 1.5",
+        "--learning-rate 0",
+        "--exploration-fraction 0",
+        "--seeds 0",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("b3_deep_q_networks_dqn", argv)

@@ -58,8 +58,18 @@ def test_results_page_table_is_exactly_the_committed_json():
 
 
 def test_cli_runs_a_lesson_and_writes_json_and_table(tmp_path: Path):
-    result = run_module("benchmark", "--lesson", "a3", "--seeds", "2", "--quick", "--out", str(tmp_path),
-                        "--figure", str(tmp_path / "curves.png"))  # fmt: skip
+    result = run_module(
+        "benchmark",
+        "--lesson",
+        "a3",
+        "--seeds",
+        "2",
+        "--quick",
+        "--out",
+        str(tmp_path),
+        "--figure",
+        str(tmp_path / "curves.png"),
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert metrics["a3"]["met"] == 2
@@ -144,3 +154,14 @@ def test_a_run_failing_twice_is_reported_and_the_entry_keeps_the_other_seeds(tmp
     entry = json.loads((tmp_path / "benchmark.json").read_text())["lessons"]["a3"]
     assert [r["seed"] for r in entry["runs"]] == [0, 2]
     assert entry["summary"]["failed_seeds"] == [1] and entry["summary"]["seeds"] == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--seeds 0",
+        "--lesson z9",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("benchmark", argv)

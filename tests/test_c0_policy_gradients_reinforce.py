@@ -132,3 +132,15 @@ def test_cli_quick_run_prints_metrics_and_writes_curve(tmp_path, capsys) -> None
     data = curves.read_curve(curve)
     assert data["x_label"] == "environment steps" and len(data["x"]) == 30
     assert data["x"][-1] == np.mean([r["steps"] for r in metrics["runs"]])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--episodes 0",
+        "--gamma 1.5",
+        "--lr -1",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("c0_policy_gradients_reinforce", argv)

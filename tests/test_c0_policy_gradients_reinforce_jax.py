@@ -190,3 +190,14 @@ def test_ablation_summary_counts_by_hand() -> None:
         "solved_at_end": 1,  # only "climbs" is still at 500 over its last 100 episodes
         "median_final_mean_return": 300.0,  # of 500, 0 and 300
     }
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--episodes 7",
+        "--seeds 0",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("c0_policy_gradients_reinforce_jax", argv)

@@ -34,3 +34,14 @@ def test_quick_race_times_pytorch_and_both_jax_runs_on_the_same_episodes(tmp_pat
     # "Like for like" changes how the work is laid out, not the work: same keys, same episodes.
     assert metrics["jax_runs_identical"] is True
     assert plot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--episodes 7",
+        "--race fast",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("c0_policy_gradients_reinforce_speed", argv)

@@ -187,3 +187,17 @@ def test_seeded_quick_cli_run_clearly_learns_and_writes_curve_plot_and_runs(tmp_
     )
     assert again == metrics
     assert replot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--timesteps 0",
+        "--ent-coef 2",
+        "--lr -1",
+        "--compare-curve /no/such.json",
+        "--load-runs /no/such.json",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("c1_actor_critic_methods_a2c", argv)

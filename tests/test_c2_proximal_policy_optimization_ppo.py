@@ -166,9 +166,5 @@ def test_the_pages_tables_render_exactly_from_the_committed_benchmark_results():
         )
 
 
-def test_bad_clip_coef_exits_2_with_one_line(capsys):
-    with pytest.raises(SystemExit) as exc:
-        c2.main(["--clip-coef", "1.5"])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "--clip-coef" in err and "Traceback" not in err
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects) -> None:
+    assert_rejects("c2_proximal_policy_optimization_ppo", "--clip-coef 1.5")

@@ -92,3 +92,16 @@ def test_cli_quick_prints_one_json_line(tmp_path, capsys):
     assert (tmp_path / "run.png").stat().st_size > 10_000
     assert metrics["timesteps"] == 8_192 and metrics["config"]["anneal_clip"] is False
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == metrics
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--timesteps 0",
+        "--gamma 2",
+        "--clip-coef 0",
+        "--impl cleanrl",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("c2_proximal_policy_optimization_ppo_cartpole", argv)

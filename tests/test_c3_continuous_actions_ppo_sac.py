@@ -188,3 +188,15 @@ def test_the_pages_table_renders_exactly_from_the_committed_benchmark_results(tm
         "results/c3_pendulum.md is stale: run `uv run python -m snippets.c3_continuous_actions_ppo_sac "
         "--report results`"
     )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--algo dqn",
+        "--algo td3",
+        "--gamma 1.5",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("c3_continuous_actions_ppo_sac", argv)

@@ -125,7 +125,18 @@ def test_reward_model_accuracy_exceeds_inter_annotator_agreement(experiment):
 
 def test_cli_quick_prints_metrics(capsys):
     metrics = run_main(d1.main, "--quick", capsys=capsys)
-    expected = {"slopes", "rank_correlations", "label_agreement", "model_accuracy",
-                "truth_accuracy", "inter_annotator", "seconds"}  # fmt: skip
+    expected = {
+        "slopes",
+        "rank_correlations",
+        "label_agreement",
+        "model_accuracy",
+        "truth_accuracy",
+        "inter_annotator",
+        "seconds",
+    }
     assert expected <= metrics.keys()
     assert metrics["pairs"] == 500  # the --quick preset
+
+
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects) -> None:
+    assert_rejects("d1_reward_modeling_concepts", "--pairs 0")

@@ -86,11 +86,17 @@ def test_response_logprobs_are_the_sampling_probabilities_under_left_padding():
     gen = lm.generate(
         **batch,
         generation_config=GenerationConfig(
-            do_sample=True, temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=6,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-            output_scores=True, return_dict_in_generate=True,
+            do_sample=True,
+            temperature=0.7,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=6,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            output_scores=True,
+            return_dict_in_generate=True,
         ),
-    )  # fmt: skip
+    )
     ids, p = gen.sequences, batch["input_ids"].shape[1]
     is_eos = ids[:, p:] == tokenizer.eos_token_id
     response_mask = ((is_eos.cumsum(1) - is_eos.long()) == 0).long()  # up to the first EOS
@@ -320,3 +326,7 @@ def test_hub_model_preset_sits_under_quick_and_the_flags_given():
     assert config.pretrain_steps == d2.QUICK["pretrain_steps"]
     assert config.pretrain_lr == d2.HUB_MODEL["pretrain_lr"]
     assert settings(["--kl-coef", "0.3"])[0].init_kl_coef == 0.3  # the old flag still works
+
+
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects) -> None:
+    assert_rejects("d2_rlhf_llm_with_pytorch", "--kl-coef -1")

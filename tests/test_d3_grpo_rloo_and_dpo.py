@@ -209,27 +209,30 @@ def test_our_grpo_loss_and_its_gradient_equal_trls(
             p.add_(0.05 * torch.randn(p.shape, generator=g))
         ids = torch.cat([prompt, completion], 1)
         ref = _completion_logps(trainer.ref_model, ids, 3)
-        old = _completion_logps(model, ids, 3) - 0.1 * torch.rand(4, 6, generator=g)
-    inputs = {
-        "prompt_ids": prompt, "prompt_mask": torch.ones_like(prompt), "completion_ids": completion,
-        "completion_mask": mask, "advantages": advantages, "old_per_token_logps": old,
-        "ref_per_token_logps": ref, "num_items_in_batch": mask.sum(),
-    }  # fmt: skip
-    theirs = trainer._compute_loss(model, inputs)
-    theirs_grad = _flat_grad(theirs, model)
+        fresh = _completion_logps(model, ids, 3)  # the ratio is exactly 1 ...
+        stale = fresh - 0.1 * torch.rand(4, 6, generator=g)  # ... or samples a step old
 
-    def ours(ratio_correction: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def ours(old: torch.Tensor, ratio_correction: bool) -> tuple[torch.Tensor, torch.Tensor]:
         loss, _ = losses.grpo_loss(
             _completion_logps(model, ids, 3), old, advantages, mask, ref_logprobs=ref, beta=0.5,
             epsilon=0.2, how=how, max_len=6, kl_ratio_correction=ratio_correction,
         )  # fmt: skip
         return loss, _flat_grad(loss, model)
 
-    loss, grad = ours(correction)
-    assert loss.item() == pytest.approx(theirs.item(), abs=1e-6)
-    assert (grad - theirs_grad).abs().max().item() < 1e-6
-    _, other = ours(not correction)  # the correction changes the update, not only the value
-    assert (other - theirs_grad).norm() > 0.01 * theirs_grad.norm()
+    for old in (stale, fresh):
+        inputs = {
+            "prompt_ids": prompt, "prompt_mask": torch.ones_like(prompt),
+            "completion_ids": completion, "completion_mask": mask, "advantages": advantages,
+            "old_per_token_logps": old, "ref_per_token_logps": ref, "num_items_in_batch": mask.sum(),
+        }  # fmt: skip
+        theirs = trainer._compute_loss(model, inputs)
+        theirs_grad = _flat_grad(theirs, model)
+        loss, grad = ours(old, correction)
+        assert loss.item() == pytest.approx(theirs.item(), abs=1e-6)
+        assert (grad - theirs_grad).abs().max().item() < 1e-6
+        other_loss, other = ours(old, not correction)  # the correction changes the update ...
+        assert (other - theirs_grad).norm() > 0.01 * theirs_grad.norm()
+    assert other_loss.item() == pytest.approx(loss.item(), abs=1e-6)  # ... not the fresh value
 
 
 def test_our_dpo_loss_equals_trls_to_1e_5(tiny_model_dir: str) -> None:
@@ -362,7 +365,7 @@ def test_dpo_learns_to_rank_its_pairs_without_sampling(small_world: methods.Worl
     assert points[-1]["kl"] < 3.0
 
 
-def test_best_of_n_costs_exactly_log_n_minus_n_minus_1_over_n_nats(
+def test_best_of_n_reports_its_kl_bound_log_n_minus_n_minus_1_over_n_nats(
     small_world: methods.World,
 ) -> None:
     one, four = (
@@ -470,7 +473,8 @@ def test_best_of_n_kl_estimate_is_below_the_bound_when_completions_tie(n: int) -
         [methods.best_of_n_log_ratios(rank[x], np.log(p[x]), n).mean() for x in pools]
     )
     assert exact_kl < bound - 0.004  # ties: the bound is not reached
-    assert abs(estimate - exact_kl) <= 0.02 + 0.04 * exact_kl  # slightly low at large n
+    # it reads low, by up to about 5 % at n = 32 here: log of a noisy count is biased
+    assert exact_kl - 0.01 - 0.06 * exact_kl <= estimate <= exact_kl + 0.01
     assert estimate < bound
 
 
@@ -481,3 +485,43 @@ def test_best_of_n_kl_estimate_reaches_the_bound_without_ties() -> None:
         estimate = np.mean([methods.best_of_n_log_ratios(rng.permutation(10**6)[:1024], logps, n).mean()
                             for _ in range(100)])  # fmt: skip
         assert estimate == pytest.approx(math.log(n) - (n - 1) / n, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--epsilon 1.5",
+        "--aggregation mean",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("d3_grpo_rloo_and_dpo", argv)
+
+
+def test_rlvr_refuses_bad_input_the_same_way(assert_rejects) -> None:
+    assert_rejects("d3_grpo_rloo_and_dpo.rlvr", "--correct-fraction 2")
+
+
+def test_exact_refuses_bad_input_the_same_way(assert_rejects) -> None:
+    assert_rejects("d3_grpo_rloo_and_dpo.exact", "--vocab 1")
+
+
+def test_trl_grpo_refuses_bad_input_the_same_way(assert_rejects) -> None:
+    assert_rejects("d3_grpo_rloo_and_dpo.trl_grpo", "--max-steps 0")
+
+
+def test_best_of_n_kl_in_d2s_world_lies_below_its_bound_and_repeats_share_a_rank(
+    small_world: methods.World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ranks, logps, share = methods.ranked_pool(small_world, small_world.eval_prompts[0], 256)
+    assert len(ranks) == len(logps) == 256 and 0.0 < share <= 1.0
+    assert np.all(logps <= 0.0)
+    for rank in np.unique(ranks):  # one completion, one probability, however often it repeats
+        assert np.ptp(logps[ranks == rank]) < 1e-4
+    monkeypatch.setattr(methods, "BON_KL_PROMPTS", 4)
+    monkeypatch.setattr(methods, "BON_KL_POOL", 256)
+    frontier = methods.best_of_n_frontier(small_world, seed=0)
+    assert [b["n"] for b in frontier] == list(methods.BEST_OF)
+    for b in frontier[1:]:  # four prompts of 256 samples: a noisy estimate, but near the bound
+        assert b["kl_low"] <= b["kl_sampled"] <= b["kl_high"]
+        assert 0.5 * b["kl"] < b["kl_sampled"] < b["kl"] + 0.15

@@ -176,8 +176,12 @@ def test_the_autoreset_mask_drops_exactly_the_reset_steps_and_changes_no_other_t
 def test_same_step_autoreset_mode_has_no_reset_steps_and_keeps_the_final_observation():
     import gymnasium as gym
 
-    env = gym.make_vec("CartPole-v1", num_envs=4, vectorization_mode="sync",
-                       vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})  # fmt: skip
+    env = gym.make_vec(
+        "CartPole-v1",
+        num_envs=4,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+    )
     env.reset(seed=0)
     rng, endings = np.random.default_rng(0), 0
     for _ in range(100):
@@ -195,8 +199,16 @@ def test_same_step_autoreset_mode_has_no_reset_steps_and_keeps_the_final_observa
 # ---- the atlas ------------------------------------------------------------------------------
 def test_the_atlas_is_one_record_per_pitfall_module_in_page_order():
     names = [p.name for p in e0.PITFALLS]
-    assert names == ["truncation", "normalisation", "learning-rate", "target-network",
-                     "seeding", "reward-scale", "logprob-shift", "autoreset"]  # fmt: skip
+    assert names == [
+        "truncation",
+        "normalisation",
+        "learning-rate",
+        "target-network",
+        "seeding",
+        "reward-scale",
+        "logprob-shift",
+        "autoreset",
+    ]
     assert e0.BY_NAME["autoreset"] is autoreset.PITFALL
 
 
@@ -284,8 +296,16 @@ def test_results_need_every_pitfall(tmp_path, capsys):
 
 
 def test_python_dash_m_runs_the_package():
-    result = run_module("e0_debugging_common_pitfalls", "--quick", "--pitfall", "autoreset",
-                        "--seeds", "1", "--iterations", "1")  # fmt: skip
+    result = run_module(
+        "e0_debugging_common_pitfalls",
+        "--quick",
+        "--pitfall",
+        "autoreset",
+        "--seeds",
+        "1",
+        "--iterations",
+        "1",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert list(metrics) == ["autoreset", "cem", "seconds", "cpu_seconds"]
@@ -306,3 +326,26 @@ def test_a_2x2_tune_sweep_scores_every_trial_as_c0_would_for_that_seed(local_ray
     returns = c0.train(cfg, 1, show_progress=False)["returns"]
     assert metrics["score"][1][1] == pytest.approx(np.mean(returns[-10:]), abs=1e-4)
     assert len({s for row in metrics["score"] for s in row}) == 4  # every trial its own run
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--seeds 0",
+        "--pitfall typo",
+        "--iterations x",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("e0_debugging_common_pitfalls", argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ("--seeds 0", ""),
+        ("--learning-rates 0.01,-1", "'-1' is not a positive number"),
+    ],
+)
+def test_sweep_refuses_bad_input_the_same_way(assert_rejects, argv: str, expected: str) -> None:
+    assert_rejects("e0_debugging_common_pitfalls.sweep", argv, expected)

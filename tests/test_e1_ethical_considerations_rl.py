@@ -77,6 +77,26 @@ def test_best_of_n_kl_matches_the_closed_form():
     )
 
 
+def test_the_derivation_best_of_n_ratio_n_u_to_the_n_minus_1_gives_the_closed_form():
+    # The page's derivation: U = F(y) is the largest of n uniforms under best-of-n, and
+    # KL = E[log(n U^(n-1))]. Sampled, it matches log n - (n-1)/n, the value best_of_n reports.
+    rng = np.random.default_rng(0)
+    result = e1.best_of_n(replace(CFG, trials=50, max_n=16), seed=0)
+    for n, kl in zip(result.n, result.kl, strict=True):
+        u = rng.random((200_000, n)).max(axis=1)
+        assert np.mean(np.log(n) + (n - 1) * np.log(u)) == pytest.approx(kl, abs=0.01)
+
+
+def test_ties_push_best_of_n_below_the_bound():
+    # A completion of probability 1/2 ranked on top: best-of-n returns it with probability
+    # 1 - 2^-n, and the exact KL stays below log 2 while the bound grows like log n.
+    p, n = np.array([0.25, 0.25, 0.5]), 16
+    f = np.cumsum(p)
+    p_n = f**n - (f - p) ** n
+    exact = float((p_n * np.log(p_n / p)).sum())
+    assert exact < np.log(2) < np.log(n) - (n - 1) / n
+
+
 def test_best_of_n_proxy_climbs_while_gold_rises_then_falls():
     result = e1.best_of_n(replace(CFG, trials=500), seed=0)
     assert np.all(np.diff(result.proxy) > 0)  # more optimisation, higher proxy, always
@@ -98,3 +118,15 @@ def test_quick_run_prints_the_headline_numbers(tmp_path):
     assert not metrics["proxy_reached_goal"]
     assert metrics["bon_gold_peak"] > metrics["bon_gold_at_n1024"]
     assert plot.stat().st_size > 10_000 and bon.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--gamma 1.5",
+        "--bonus -1",
+        "--trials 0",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("e1_ethical_considerations_rl", argv)

@@ -14,8 +14,12 @@ CFG = e2.Config()
 def test_settings_follow_the_rl_zoo_acrobot_entry():
     # rl-baselines3-zoo hyperparams/ppo.yml, Acrobot-v1 (we use 8 envs instead of 16)
     assert (CFG.n_steps, CFG.gae_lambda, CFG.gamma, CFG.n_epochs, CFG.ent_coef) == (
-        256, 0.94, 0.99, 4, 0.0,
-    )  # fmt: skip
+        256,
+        0.94,
+        0.99,
+        4,
+        0.0,
+    )
 
 
 def test_target_is_gymnasiums_reward_threshold():
@@ -76,3 +80,15 @@ def test_quick_run_trains_saves_and_prints_the_verdict(tmp_path, capsys):
     assert {"mean_return", "done", "target", "timesteps", "seconds"} <= set(metrics)
     assert metrics["timesteps"] == 4096 and metrics["target"] == -100.0
     assert (tmp_path / "ppo_acrobot.zip").is_file() and (tmp_path / "curve.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "--timesteps 0",
+        "--eval-episodes x",
+        "--check /nonexistent-capstone",
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("e2_further_learning_capstone_idea", argv)

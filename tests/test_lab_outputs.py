@@ -49,6 +49,38 @@ def test_a_lab_holds_no_progress_residue_and_no_empty_block(built_site: Path, la
     assert "data:image/png;base64" in html, f"{lab.stem}: no figure in the executed lab"
 
 
+STDERR_BLOCK = re.compile(
+    r'<div[^>]*data-mime-type="application/vnd\.jupyter\.stderr"[^>]*>\s*<pre>(.*?)</pre>', re.S
+)
+WARNING = re.compile(r"\b\w*Warning: ")
+
+
+@pytest.mark.parametrize("lab", LABS, ids=[lab.stem for lab in LABS])
+def test_a_lab_shows_no_stderr_and_no_warning(built_site: Path, lab: Path) -> None:
+    html = lab_html(built_site, lab)
+    blocks = [block.strip()[:200] for block in STDERR_BLOCK.findall(html)]
+    assert not blocks, f"{lab.stem}: stderr output stored in the lab: {blocks}"
+    warnings = [html[m.start() - 80 : m.end() + 80] for m in WARNING.finditer(html)]
+    assert not warnings, f"{lab.stem}: a warning in the lab's output: {warnings[:3]}"
+
+
+def machine_paths() -> list[str]:
+    """Absolute paths of this machine that a page must never show: the checkout, Python, home."""
+    home = str(Path.home())
+    paths = {str(ROOT), sys.prefix, sys.base_prefix, sysconfig.get_paths()["purelib"]}
+    if len(Path(home).parts) > 1:
+        paths.add(home + "/")
+    return sorted(paths, key=len)
+
+
+def test_no_built_page_shows_a_path_of_the_build_machine(built_site: Path) -> None:
+    paths, found = machine_paths(), []
+    for page in [*built_site.rglob("*.html"), *built_site.rglob("*.ipynb")]:
+        text = page.read_text(encoding="utf-8")
+        found += [f"{page.relative_to(built_site).as_posix()}: {p}" for p in paths if p in text]
+    assert not found, f"pages show the build machine's paths: {found[:10]}"
+
+
 def test_progress_is_quiet_where_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

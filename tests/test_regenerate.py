@@ -129,7 +129,7 @@ def test_d3_tables_say_exactly_what_the_hand_built_records_hold(tmp_path: Path):
         "| GRPO | +1.23 | 4.50 | 61 s | 123,456 | 12.3 MB | no | yes | yes | yes |",
         "| DPO | -0.05 | 0.12 | 10 s | 0 | 8.0 MB | no | no | yes | no |",
         "",
-        "Best-of-n from the SFT model, same prompts: n = 4: +0.80 at 0.91 nats.",
+        "Best-of-n from the SFT model, same prompts, at its KL bound: n = 4: +0.80 at ≤ 0.91 nats.",
         "",
         "```text", json.dumps(D3_METRICS), "```",
         "",
@@ -164,13 +164,13 @@ def test_d3_tables_say_exactly_what_the_hand_built_records_hold(tmp_path: Path):
 
 def test_render_all_skips_views_whose_runs_or_benchmark_entries_do_not_exist(tmp_path: Path):
     bench = write_d3_sources(tmp_path)
-    assert regenerate.render_all(tmp_path, bench) == ["d3", "d3-rlvr", "d3-seeds"]
+    assert regenerate.render_all(tmp_path, bench) == ["d3", "d3-dpo-seeds", "d3-rlvr", "d3-seeds"]
     results = json.loads(bench.read_text())
     del results["lessons"]["d3-rloo"]
     bench.write_text(json.dumps(results))
     (tmp_path / "d3-rlvr.json").unlink()
     assert regenerate.missing_sources("d3-seeds", tmp_path, bench) == ["benchmark:d3-rloo"]
-    assert regenerate.render_all(tmp_path, bench) == ["d3"]
+    assert regenerate.render_all(tmp_path, bench) == ["d3", "d3-dpo-seeds"]
 
 
 def test_d3_frontier_is_drawn_from_the_benchmark_only_once_d3_entries_exist(tmp_path: Path):
@@ -187,3 +187,7 @@ def test_d3_frontier_is_drawn_from_the_benchmark_only_once_d3_entries_exist(tmp_
     del results["lessons"]["d3-grpo"]
     bench.write_text(json.dumps(results))
     assert regenerate.draw_benchmark_figures(tmp_path / "later", bench) == []
+
+
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects) -> None:
+    assert_rejects("regenerate", "--run no-such-run")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typed_numbers
 from conftest import ROOT
 
 from snippets import manifest
@@ -235,3 +236,66 @@ def test_code_is_ruff_clean(command: list[str]) -> None:
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout
+
+
+# ------------------------------------------- no measured number typed into a page by hand
+TYPED_MEASUREMENTS = [  # each was typed by hand on a page, and several had gone stale
+    "seed 3 keeps an early checkpoint that scores 420.8.",
+    "The final networks are at 500 in only 2 of 5 seeds.",
+    "random ≈ −1200; near-solved ≈ −150 to −200",
+    "Its 6.5 minutes per seed include 20 periodic evaluations.",
+    "B0's figure moves by about ±0.04 between seeds",
+    "a perfect policy scores within about ±0.014 of its true success probability",
+    "a probe here: 22 % → 62 % in 150 s",
+    "returns between −16 … −100",
+    "the policy drifted 3.5 nats from the reference",
+]
+
+
+@pytest.mark.parametrize("sentence", TYPED_MEASUREMENTS)
+def test_the_typed_number_check_flags_each_hand_typed_measurement(sentence: str) -> None:
+    assert typed_numbers.typed_numbers(sentence), sentence
+
+
+def test_the_typed_number_check_lets_definitions_citations_names_and_versions_pass() -> None:
+    prose = (
+        "With γ = 0.99 and ε = 0.1 over seeds 0–4 (Sutton & Barto, 2018; Ex. 3.5), TRL 1.16 on "
+        "Python 3.11 trains GPT-2 on CartPole-v1 and the 4x4 map of A3; a 100-episode mean; "
+        "`420.8` in code, $v = 24.4$ in maths, [a link](https://x.org/2024/1.5), about a minute."
+        '\n\n```text\n420.8\n```\n\n--8<-- "results/table.md"\n\n## 3. A heading\n# B3 · DQN\n'
+    )
+    assert typed_numbers.typed_numbers(prose) == []
+
+
+def test_the_typed_number_check_fails_on_a_number_planted_in_a_page(tmp_path: Path) -> None:
+    page = tmp_path / "results.md"
+    text = (DOCS / "results.md").read_text(encoding="utf-8")
+    page.write_text(
+        text + "\nSeed 3's kept agent scored 420.8, the others 500.\n", encoding="utf-8"
+    )
+    found = typed_numbers.flags_in(tmp_path)
+    new = typed_numbers.beyond_baseline(found, typed_numbers.baseline())
+    assert [f.number for f in new] == ["420.8", "500"], new
+
+
+def test_no_measured_number_is_typed_into_page_prose() -> None:
+    # Render it from a record (regenerate's views), reword it, or, for a definition or a
+    # constant, add the phrase to tests/typed_numbers_allowlist.toml with the reason.
+    found = typed_numbers.flags_in(DOCS)
+    new = typed_numbers.beyond_baseline(found, typed_numbers.baseline())
+    assert not new, "numerals typed into page prose:\n" + "\n".join(map(str, new))
+    cleaned = {"results.md", "E_practice/E1_ethical_considerations_rl.md"}
+    assert not cleaned & set(typed_numbers.baseline()), "these pages must stay clean"
+
+
+def test_the_results_page_leads_with_the_measured_table_and_keeps_the_machinery_below() -> None:
+    text = (DOCS / "results.md").read_text(encoding="utf-8")
+    table, machinery = text.find('--8<-- "results/table.md"'), text.find("snippets/benchmark.py")
+    figure = text.find("![")
+    assert 0 < table < figure < machinery, "the table and figures come before the code"
+
+
+def test_the_typed_number_check_reads_headings_after_their_numbering() -> None:
+    assert [f.number for f in typed_numbers.typed_numbers("## 2. Seed 3 scored 420.8\n")] == [
+        "420.8"
+    ]

@@ -32,13 +32,23 @@ from snippets.d2_rlhf_llm_with_pytorch.report import (
 def build_parser() -> common.LessonParser:
     """One flag per Config field, plus the model, the device and the output files."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.d2_rlhf_llm_with_pytorch",
-        quick=QUICK, aliases={"init_kl_coef": "--kl-coef"},
-    )  # fmt: skip
-    parser.add_argument("--model", default="tiny", help="'tiny' (built in code) or a "
-                        "from_pretrained name or folder, such as gpt2 (default: tiny)")  # fmt: skip
-    parser.add_argument("--device", choices=common.DEVICE_CHOICES, default=None,
-                        help="default: cpu for the tiny model, else CUDA, MPS, then CPU")  # fmt: skip
+        Config,
+        __doc__,
+        prog="python -m snippets.d2_rlhf_llm_with_pytorch",
+        quick=QUICK,
+        aliases={"init_kl_coef": "--kl-coef"},
+    )
+    parser.add_argument(
+        "--model",
+        default="tiny",
+        help="'tiny' (built in code, the default) or a from_pretrained name or folder, such as gpt2",
+    )
+    parser.add_argument(
+        "--device",
+        choices=common.DEVICE_CHOICES,
+        default=None,
+        help="default: cpu for the tiny model, else CUDA, MPS, then CPU",
+    )
     parser.add_argument("--plot", metavar="PATH", help="save the reward-hacking figure (PNG)")
     parser.add_argument("--plot-diagnostics", metavar="PATH", help="save the health metrics")
     parser.add_argument("--save-logs", metavar="PATH", help="write the whole run as JSON")

@@ -122,81 +122,114 @@ def render_numbers(run: dict[str, Any], seeds: list[dict[str, Any]]) -> str:
     m, ev, c = run["metrics"], run["evals"], run["config"]
     log, losses = run["logs"]["kl"], run["pretrain_losses"]
     out = ["<!-- Written by snippets/d2_rlhf_llm_with_pytorch/report.py; do not edit. -->", ""]
-    out += _section("stage-1", [
-        f"After {c['pretrain_steps']} steps of {c['pretrain_batch']} reviews the loss falls from "
-        f"{losses[0]:.2f} to {np.mean(losses[-20:]):.2f} nats per token (mean of the last 20 "
-        f"steps), and {_pct(m['sft_grammatical'], 0)} of the SFT model's samples are grammatical "
-        "under the rater's rules.",
-    ])  # fmt: skip
-    out += _section("stage-2", [
-        f"- {_pct(run['tie_fraction'], 0)} of the pairs are ties (both reviews equally good to the "
-        "rater) and are labelled by a coin flip; of the rest, "
-        f"{_pct(run['label_agreement'])} of the labels agree with the rater's own ordering. "
-        f"Tested on the {run['test_pairs']} held-out pairs that are not ties, against the "
-        f"*noiseless* ordering, the reward model agrees on **{_pct(m['rm_accuracy'])}** of "
-        f"them (target: at least 90 %). Its validation loss was lowest after step "
-        f"{run['rm_best_step']} of {len(run['rm_losses'])}, and that is the model kept.",
-    ])  # fmt: skip
+    out += _section(
+        "stage-1",
+        [
+            f"After {c['pretrain_steps']} steps of {c['pretrain_batch']} reviews the loss falls from "
+            f"{losses[0]:.2f} to {np.mean(losses[-20:]):.2f} nats per token (mean of the last 20 "
+            f"steps), and {_pct(m['sft_grammatical'], 0)} of the SFT model's samples are grammatical "
+            "under the rater's rules.",
+        ],
+    )
+    out += _section(
+        "stage-2",
+        [
+            f"- {_pct(run['tie_fraction'], 0)} of the pairs are ties (both reviews equally good to the "
+            "rater) and are labelled by a coin flip; of the rest, "
+            f"{_pct(run['label_agreement'])} of the labels agree with the rater's own ordering. "
+            f"Tested on the {run['test_pairs']} held-out pairs that are not ties, against the "
+            f"*noiseless* ordering, the reward model agrees on **{_pct(m['rm_accuracy'])}** of "
+            f"them (target: at least 90 %). Its validation loss was lowest after step "
+            f"{run['rm_best_step']} of {len(run['rm_losses'])}, and that is the model kept.",
+        ],
+    )
     low = int(np.argmin(log["kl_coef"]))
-    out += _section("ppo-health", [
-        f"In the default run $\\beta$ starts at {log['kl_coef'][0]:.3f}, is lowest "
-        f"({log['kl_coef'][low]:.3f}) at iteration {low + 1} and ends at "
-        f"{log['kl_coef'][-1]:.3f}; the mean clip fraction never exceeds "
-        f"{_pct(max(log['clip_fraction']))}.",
-    ])  # fmt: skip
+    out += _section(
+        "ppo-health",
+        [
+            f"In the default run $\\beta$ starts at {log['kl_coef'][0]:.3f}, is lowest "
+            f"({log['kl_coef'][low]:.3f}) at iteration {low + 1} and ends at "
+            f"{log['kl_coef'][-1]:.3f}; the mean clip fraction never exceeds "
+            f"{_pct(max(log['clip_fraction']))}.",
+        ],
+    )
     runs = [k for k in ("kl", "no_kl") if k in ev]
     head = {"kl": "PPO with KL penalty", "no_kl": "PPO, KL penalty off"}
     rows = [
         "| | SFT model | " + " | ".join(head[k] for k in runs) + " |",
         "|---|---|" + "---|" * len(runs),
         f"| gold score, mean (std) | {_num(ev['sft']['gold_mean'])} ({ev['sft']['gold_std']:.2f}) | "
-        + " | ".join(f"{_num(ev[k]['gold_mean'])} ({ev[k]['gold_std']:.2f})" for k in runs) + " |",
+        + " | ".join(f"{_num(ev[k]['gold_mean'])} ({ev[k]['gold_std']:.2f})" for k in runs)
+        + " |",
         "| gain in starting standard deviations | — | "
-        + " | ".join(_num(m[f"gold_gain_std_{k}"], "+.2f") for k in runs) + " |",
+        + " | ".join(_num(m[f"gold_gain_std_{k}"], "+.2f") for k in runs)
+        + " |",
         f"| reward-model score (normalised) | {_num(ev['sft']['rm_score'])} | "
-        + " | ".join(_num(ev[k]["rm_score"]) for k in runs) + " |",
+        + " | ".join(_num(ev[k]["rm_score"]) for k in runs)
+        + " |",
         "| KL to the SFT model (nats per completion) | 0 | "
-        + " | ".join(f"{ev[k]['kl']:.2f}" for k in runs) + " |",
+        + " | ".join(f"{ev[k]['kl']:.2f}" for k in runs)
+        + " |",
         f"| grammatical reviews | {_pct(ev['sft']['grammatical'], 0)} | "
-        + " | ".join(_pct(ev[k]["grammatical"], 0) for k in runs) + " |",
-    ]  # fmt: skip
+        + " | ".join(_pct(ev[k]["grammatical"], 0) for k in runs)
+        + " |",
+    ]
     verdict = m["gold_gain_std_kl"] >= 1 and m["kl_after_kl"] <= 6
-    out += _section("before-after", [
-        f"With the default settings and seed {run['seed']}:", "", *rows, "",
-        f"With the penalty the gold score rises by **{_num(m['gold_gain_std_kl'], '+.2f')}** starting "
-        f"standard deviations at a KL of **{m['kl_after_kl']:.2f}** nats: the target (at least "
-        f"+1 at no more than 6 nats) is {'met' if verdict else 'missed'}.",
-    ])  # fmt: skip
+    out += _section(
+        "before-after",
+        [
+            f"With the default settings and seed {run['seed']}:",
+            "",
+            *rows,
+            "",
+            f"With the penalty the gold score rises by **{_num(m['gold_gain_std_kl'], '+.2f')}** starting "
+            f"standard deviations at a KL of **{m['kl_after_kl']:.2f}** nats: the target (at least "
+            f"+1 at no more than 6 nats) is {'met' if verdict else 'missed'}.",
+        ],
+    )
     samples = []
     for k, title in (("sft", "SFT model"), ("kl", "PPO with KL penalty")):
         samples += [title, *ev[k]["samples"][:5], ""]
     out += _section("samples", _text_block(samples[:-1]))
     if "no_kl" in ev:
-        out += _section("hacking-samples", _text_block(
-            ["KL penalty off, same prompts", *ev["no_kl"]["samples"][:3]]
-        ))  # fmt: skip
-        out += _section("hacking", [
-            f"Its reward-model score ends at {ev['no_kl']['rm_score']:.1f} against "
-            f"{ev['kl']['rm_score']:.1f} for the penalised run, while the gold score falls to "
-            f"{_num(ev['no_kl']['gold_mean'], '.1f')}, {ev['no_kl']['kl']:.0f} nats from the SFT model; "
-            f"{_pct(ev['no_kl']['grammatical'], 0)} of its reviews are grammatical, against "
-            f"{_pct(ev['sft']['grammatical'], 0)} of the SFT model's.",
-        ])  # fmt: skip
+        out += _section(
+            "hacking-samples",
+            _text_block(["KL penalty off, same prompts", *ev["no_kl"]["samples"][:3]]),
+        )
+        out += _section(
+            "hacking",
+            [
+                f"Its reward-model score ends at {ev['no_kl']['rm_score']:.1f} against "
+                f"{ev['kl']['rm_score']:.1f} for the penalised run, while the gold score falls to "
+                f"{_num(ev['no_kl']['gold_mean'], '.1f')}, {ev['no_kl']['kl']:.0f} nats from the SFT model; "
+                f"{_pct(ev['no_kl']['grammatical'], 0)} of its reviews are grammatical, against "
+                f"{_pct(ev['sft']['grammatical'], 0)} of the SFT model's.",
+            ],
+        )
     out += _section("seeds", seed_table(seeds))
     stages = [run[f"seconds_ppo_{k}"] for k in runs]
-    out += _section("run-output", [
-        f"It prints the samples of each model, then one JSON line (seed {run['seed']}, "
-        f"{m['threads']} torch thread):", "",
-        *_text_block([json.dumps(m)]), "",
-        f"**Time.** The whole pipeline took **{m['cpu_seconds']:.0f} seconds of CPU time** "
-        f"and {m['seconds']:.0f} s of wall time on {run['machine']}"
-        + (" (one thread, so the difference is time spent waiting for cores other processes "
-           "were using)" if m["seconds"] > 1.3 * m["cpu_seconds"] else "")
-        + f". Wall time per stage: pretraining {run['seconds_pretrain']:.0f} s, preference data "
-        f"and reward model {run['seconds_reward_model']:.0f} s, and "
-        + " and ".join(f"{s:.0f} s" for s in stages)
-        + f" for the PPO run{'s' if len(stages) > 1 else ''}. Target: at most 5 minutes.",
-    ])  # fmt: skip
+    out += _section(
+        "run-output",
+        [
+            f"It prints the samples of each model, then one JSON line (seed {run['seed']}, "
+            f"{m['threads']} torch thread):",
+            "",
+            *_text_block([json.dumps(m)]),
+            "",
+            f"**Time.** The whole pipeline took **{m['cpu_seconds']:.0f} seconds of CPU time** "
+            f"and {m['seconds']:.0f} s of wall time on {run['machine']}"
+            + (
+                " (one thread, so the difference is time spent waiting for cores other processes "
+                "were using)"
+                if m["seconds"] > 1.3 * m["cpu_seconds"]
+                else ""
+            )
+            + f". Wall time per stage: pretraining {run['seconds_pretrain']:.0f} s, preference data "
+            f"and reward model {run['seconds_reward_model']:.0f} s, and "
+            + " and ".join(f"{s:.0f} s" for s in stages)
+            + f" for the PPO run{'s' if len(stages) > 1 else ''}. Target: at most 5 minutes.",
+        ],
+    )
     return "\n".join(out)
 
 

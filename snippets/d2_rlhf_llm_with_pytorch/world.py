@@ -19,10 +19,14 @@ from transformers import PreTrainedTokenizerFast
 # --8<-- [start:corpus]
 NOUNS = ("movie", "film", "plot", "acting", "ending", "cast", "music", "story", "script", "pacing")
 ADVERBS = ("very", "really", "quite")
-ADJECTIVES = {  # word -> how much the hidden rater likes it
-    "brilliant": 2, "wonderful": 2, "great": 2, "good": 1, "fun": 1, "charming": 1,
-    "clever": 1, "fine": 0, "long": 0, "simple": 0, "dull": -1, "slow": -1, "bad": -1,
-    "boring": -1, "awful": -2, "terrible": -2, "dreadful": -2,
+# word -> how much the hidden rater likes it. A table, one row per score, kept aligned by
+# hand: the formatter would put each word on a line of its own.
+ADJECTIVES = {
+    "brilliant": 2, "wonderful": 2, "great": 2,
+    "good": 1, "fun": 1, "charming": 1, "clever": 1,
+    "fine": 0, "long": 0, "simple": 0,
+    "dull": -1, "slow": -1, "bad": -1, "boring": -1,
+    "awful": -2, "terrible": -2, "dreadful": -2,
 }  # fmt: skip
 VERBS = {"loved": 2, "enjoyed": 1, "liked": 1, "watched": 0, "disliked": -1, "hated": -2}
 SENTIMENT = {**ADJECTIVES, **VERBS}

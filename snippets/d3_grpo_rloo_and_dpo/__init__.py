@@ -3,6 +3,7 @@
 Read the modules in this order:
 
 - ``losses``: group advantages (GRPO, RLOO), the k3 KL, the three loss aggregations, DPO;
+- ``exact``: the KL term's expected value and expected gradient, exactly, by enumeration;
 - ``methods``: each method trained in D2's world and scored by its hidden gold rater;
 - ``rlvr``: GRPO with an exact checker as the reward, on two-digit addition;
 

@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 import torch
 
 from snippets import common
+from snippets.d3_grpo_rloo_and_dpo import losses
 
 # --8<-- [end:imports]
 
@@ -114,7 +115,7 @@ def estimator(
         ``(estimate, surrogate)``, each ``(outcomes,)``; for a loss they are the same tensor.
     """
     log_r = ref_logp - logp
-    k3 = torch.exp(log_r) - 1.0 - log_r
+    k3 = losses.k3_kl(logp, ref_logp)  # the very term D3's GRPO loss uses
     per_token = {
         "k1": -log_r,
         "k2": 0.5 * log_r**2,

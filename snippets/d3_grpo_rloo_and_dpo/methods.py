@@ -42,7 +42,7 @@ class Config:
     beta: common.NonNegFloat = 0.2  # weight of the k3 KL in the loss (TRL's default is 0)
     kl_ratio_correction: bool = True  # k3 times π_θ/π_old, as TRL's use_bias_correction_kl
     aggregation: Literal["grpo", "dapo", "dr_grpo"] = "dapo"  # how token losses are averaged
-    dpo_beta: common.PosFloat = 1.0  # DPO's β (TRL's default 0.1 drifts far here; see the page)
+    dpo_beta: common.PosFloat = 1.0  # DPO's β (TRL's default is 0.1; see the page)
     dpo_epochs: common.PosInt = 2  # passes over the preference pairs
     dpo_lr: common.PosFloat = 1e-4  # Adam learning rate for DPO
     dpo_batch: common.PosInt = 32  # pairs per DPO step

@@ -49,7 +49,8 @@ def plot_frontier(runs: list[dict[str, Any]], path: str | Path) -> str:
     if runs[0].get("best_of_n"):
         kls = [p["kl"] for p in runs[0]["best_of_n"]]
         gains = np.median([[p["gold_gain_std"] for p in run["best_of_n"]] for run in runs], axis=0)
-        ax.plot(kls, gains, "s--", color=COLOURS["best-of-n"], label="best-of-n (n = 1 … 32)")
+        label = "best-of-n at its KL bound (n = 1 … 32)"
+        ax.plot(kls, gains, "s--", color=COLOURS["best-of-n"], label=label)
     ax.axhline(1.0, color="black", lw=0.8, ls=":")
     ax.axvline(6.0, color="black", lw=0.8, ls=":")
     ax.set_xlabel("KL to the SFT model (nats per completion)")
@@ -103,7 +104,7 @@ def cost_table(metrics: dict[str, Any], needs: dict[str, dict[str, bool]]) -> st
             f"| {metrics[f'model_state_mb_{name}']:.1f} MB | {ticks} |"
         )
     best = ", ".join(
-        f"n = {b['n']}: {b['gold_gain_std']:+.2f} at {b['kl']:.2f} nats"
+        f"n = {b['n']}: {b['gold_gain_std']:+.2f} at ≤ {b['kl']:.2f} nats"
         for b in metrics.get("best_of_n", [])
     )
     peak = metrics.get("peak_rss_mb")
@@ -111,7 +112,9 @@ def cost_table(metrics: dict[str, Any], needs: dict[str, dict[str, bool]]) -> st
     if peak is not None:  # measured, unlike the model state: one process for every method
         text += (f"\nPeak resident memory of the whole run (the world, every method and the "
                  f"evaluations, one process): {peak:,.0f} MB.\n")  # fmt: skip
-    return text + (f"\nBest-of-n from the SFT model, same prompts: {best}.\n" if best else "")
+    return text + (
+        f"\nBest-of-n from the SFT model, same prompts, at its KL bound: {best}.\n" if best else ""
+    )
 
 
 def seeds_table(entries: dict[str, dict]) -> str:
@@ -148,7 +151,7 @@ def dpo_seeds_text(entry: dict[str, Any], beta: float, target: float) -> str:
     missed = [s for s, m in runs.items() if m["gold_gain_std_dpo"] < target]
     text = (f"At $\\beta = {beta:g}$, {entry['summary']['met']} of {entry['summary']['seeds']} "
             f"benchmarked seeds meet DPO's target.")  # fmt: skip
-    for seed in missed:
+    for seed in [s for s in missed if len(runs[s].get("trace_dpo", [])) >= 2]:
         (kl0, g0), (kl1, g1) = runs[seed]["trace_dpo"][-2:]
         text += (f" Seed {seed} misses it: over its last stretch of training its KL went from "
                  f"{kl0:.2f} to {kl1:.2f} nats while its gold gain fell from {g0:+.2f} to "
@@ -170,7 +173,8 @@ def best_of_n_kl_table(best_of_n: list[dict[str, Any]]) -> str:
 
         gap, n = max((b["kl"] - b["kl_sampled"], b["n"]) for b in best_of_n if b["n"] > 1)
         text += (f"\nEach estimate uses {BON_KL_POOL:,} completions of each of {BON_KL_PROMPTS} held-out "
-                 f"prompts; {100 * share:.0f} % of them were distinct (mean over the prompts). The largest "
+                 f"prompts (the interval: ±1.96 standard errors of the mean over the prompts); "
+                 f"{100 * share:.0f} % of the completions were distinct (mean over the prompts). The largest "
                  f"gap between the bound and the measured KL is {gap:.3f} nats, at $n = {n}$.\n")  # fmt: skip
     return text
 

@@ -45,9 +45,17 @@ from snippets.e0_debugging_common_pitfalls.tracking import track_curve
 # --8<-- [start:atlas]
 PITFALLS: tuple[Pitfall, ...] = tuple(
     module.PITFALL
-    for module in (truncation, normalisation, learning_rate, target_network,
-                   seeding, reward_scale, logprob_shift, autoreset)
-)  # fmt: skip
+    for module in (
+        truncation,
+        normalisation,
+        learning_rate,
+        target_network,
+        seeding,
+        reward_scale,
+        logprob_shift,
+        autoreset,
+    )
+)
 BY_NAME = {pitfall.name: pitfall for pitfall in PITFALLS}
 
 
@@ -135,23 +143,43 @@ def write_results(metrics: dict[str, Any], folder: str | os.PathLike[str]) -> Pa
 
 
 # --8<-- [start:main]
-QUICK = {"truncation_episodes": 1, "td_iterations": 800, "grad_batches": 8, "bandit_runs": 300,
-         "bandit_steps": 150, "q_steps": 600, "critic_steps": 100, "sequences": 16,
-         "autoreset_steps": 64, "cem_iterations": 4, "seeds": 2}  # fmt: skip
+QUICK = {
+    "truncation_episodes": 1,
+    "td_iterations": 800,
+    "grad_batches": 8,
+    "bandit_runs": 300,
+    "bandit_steps": 150,
+    "q_steps": 600,
+    "critic_steps": 100,
+    "sequences": 16,
+    "autoreset_steps": 64,
+    "cem_iterations": 4,
+    "seeds": 2,
+}
 
 
 def build_parser() -> common.LessonParser:
     """One flag per Config field, plus the choice of pitfall and the output files."""
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.e0_debugging_common_pitfalls",
-        quick=QUICK, aliases={"cem_iterations": "--iterations"},
-    )  # fmt: skip
+        Config,
+        __doc__,
+        prog="python -m snippets.e0_debugging_common_pitfalls",
+        quick=QUICK,
+        aliases={"cem_iterations": "--iterations"},
+    )
     parser.add_argument("--pitfall", choices=["all", *BY_NAME], default="all", help="run one only")
     parser.add_argument("--plot-dir", metavar="DIR", help="write the e0_*.png figures here")
-    parser.add_argument("--results", metavar="DIR",
-                        help=f"write {RESULTS_NAME}.json and the page's .md here (every pitfall)")  # fmt: skip
-    parser.add_argument("--track", choices=["none", "tensorboard", "wandb"], default="none",
-                        help="also log the learning curves (W&B runs offline unless WANDB_MODE says otherwise)")  # fmt: skip
+    parser.add_argument(
+        "--results",
+        metavar="DIR",
+        help=f"write {RESULTS_NAME}.json and the page's .md here (every pitfall)",
+    )
+    parser.add_argument(
+        "--track",
+        choices=["none", "tensorboard", "wandb"],
+        default="none",
+        help="also log the learning curves (W&B runs offline unless WANDB_MODE says otherwise)",
+    )
     parser.add_argument("--logdir", default="runs/e0", help="folder for --track (default runs/e0)")
     return parser
 

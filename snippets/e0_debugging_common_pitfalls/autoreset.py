@@ -118,8 +118,10 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
         )
         ax.scatter(angle[reset], target[reset], s=8, color="tab:red", label="reset steps")
         ax.axvline(12, color="k", ls="--", lw=1, label="12°: the pole has fallen")
-        ax.set(xlabel="|pole angle| of the row's observation (degrees)",
-               title=f"{name}: {reset.mean():.1%} of trained rows are reset steps")  # fmt: skip
+        ax.set(
+            xlabel="|pole angle| of the row's observation (degrees)",
+            title=f"{name}: {reset.mean():.1%} of trained rows are reset steps",
+        )
         ax.legend(loc="upper right", fontsize=8)
     axes[0].set_ylabel("return target of the row")
     return fig

@@ -86,8 +86,10 @@ def entropy_collapsed(entropy: np.ndarray, floor: float = 0.1, within: int = 50)
 def figure(outcome: Outcome, cfg: Config) -> Any:
     """Policy entropy and expected reward per step, for both step sizes."""
     fig, (ax1, ax2) = new_figure(1, 2, figsize=(10, 3.8))
-    for run, color, lr in ((outcome.broken, "tab:red", cfg.lr_too_high),
-                           (outcome.fixed, "tab:blue", cfg.lr)):  # fmt: skip
+    for run, color, lr in (
+        (outcome.broken, "tab:red", cfg.lr_too_high),
+        (outcome.fixed, "tab:blue", cfg.lr),
+    ):
         ax1.plot(run.entropy, color=color, label=f"lr = {lr:g}")
         ax2.plot(run.expected_reward, color=color, label=f"lr = {lr:g}")
     ax1.set(xlabel="step", ylabel="policy entropy (nats)", title="Entropy")

@@ -117,12 +117,26 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
     """Recorded against recomputed log-probs: on the diagonal when the gather is right."""
     bad, good = outcome.broken, outcome.fixed
     fig, ax = new_figure(figsize=(5.5, 5))
-    ax.scatter(bad.recorded.ravel(), bad.recomputed.ravel(), s=6, color="tab:red", alpha=0.5,
-               label=f"shifted gather (max error {bad.max_abs_error:.1f} nats)")  # fmt: skip
-    ax.scatter(good.recorded.ravel(), good.recomputed.ravel(), s=6, color="tab:blue",
-               label=f"correct gather (max error {good.max_abs_error:.1g})")  # fmt: skip
-    ax.set(xlabel="log-prob recorded while sampling", ylabel="log-prob from forward pass",
-           title="Sampling vs training log-probs")  # fmt: skip
+    ax.scatter(
+        bad.recorded.ravel(),
+        bad.recomputed.ravel(),
+        s=6,
+        color="tab:red",
+        alpha=0.5,
+        label=f"shifted gather (max error {bad.max_abs_error:.1f} nats)",
+    )
+    ax.scatter(
+        good.recorded.ravel(),
+        good.recomputed.ravel(),
+        s=6,
+        color="tab:blue",
+        label=f"correct gather (max error {good.max_abs_error:.1g})",
+    )
+    ax.set(
+        xlabel="log-prob recorded while sampling",
+        ylabel="log-prob from forward pass",
+        title="Sampling vs training log-probs",
+    )
     ax.legend(loc="lower right")
     return fig
 

@@ -112,10 +112,18 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
     ax.hist(
         bad.cosines, bins=bins, color="tab:red", alpha=0.6, label=f"raw returns (SNR {bad.snr:.2f})"
     )
-    ax.hist(good.cosines, bins=bins, color="tab:blue", alpha=0.6,
-            label=f"normalised returns (SNR {good.snr:.2f})")  # fmt: skip
-    ax.set(xlabel="cosine(batch gradient, mean gradient)", ylabel="batches",
-           title="REINFORCE gradient agreement across batches")  # fmt: skip
+    ax.hist(
+        good.cosines,
+        bins=bins,
+        color="tab:blue",
+        alpha=0.6,
+        label=f"normalised returns (SNR {good.snr:.2f})",
+    )
+    ax.set(
+        xlabel="cosine(batch gradient, mean gradient)",
+        ylabel="batches",
+        title="REINFORCE gradient agreement across batches",
+    )
     ax.legend(loc="upper left")
     return fig
 

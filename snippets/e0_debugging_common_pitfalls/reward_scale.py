@@ -93,8 +93,11 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
     values = [outcome.reference, bad, outcome.fixed]
     bars = ax.bar(labels, values, color=["0.6", "tab:red", "tab:blue"])
     ax.bar_label(bars, fmt="%.2f")
-    ax.set(ylabel=f"explained variance, {cfg.critic_steps} Adam steps", ylim=(min(0, bad) - 0.05, 1),
-           title="Critic fit vs reward scale")  # fmt: skip
+    ax.set(
+        ylabel=f"explained variance, {cfg.critic_steps} Adam steps",
+        ylim=(min(0, bad) - 0.05, 1),
+        title="Critic fit vs reward scale",
+    )
     return fig
 
 

@@ -82,10 +82,18 @@ def sweep(cfg: Config, first_seed: int = 0) -> dict[str, Any]:
     seeds = list(range(first_seed, first_seed + cfg.seeds))
     started = not ray.is_initialized()  # else use the connection the caller opened
     if started:
-        ray.init(address=cfg.address or None, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR")  # fmt: skip
-    space = {"lr": tune.grid_search(rates), "seed": tune.grid_search(seeds),
-             "episodes": cfg.episodes, "last": cfg.last}  # fmt: skip
+        ray.init(
+            address=cfg.address or None,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+        )
+    space = {
+        "lr": tune.grid_search(rates),
+        "seed": tune.grid_search(seeds),
+        "episodes": cfg.episodes,
+        "last": cfg.last,
+    }
     bar = TrialBar(len(rates) * len(seeds))
     with tempfile.TemporaryDirectory() as storage:
         tuner = tune.Tuner(
@@ -149,17 +157,35 @@ def plot(grid: dict[str, Any], path: str) -> str:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     image = ax1.imshow(score, cmap="viridis", vmin=0, vmax=500, aspect="auto")
     for (i, j), value in np.ndenumerate(score):
-        ax1.text(j, i, f"{value:.0f}", ha="center", va="center",
-                 color="white" if value < 250 else "black", fontsize=8)  # fmt: skip
-    ax1.set(xticks=range(len(grid["seeds"])), xticklabels=grid["seeds"], xlabel="seed",
-            yticks=range(len(rates)), yticklabels=[f"{r:g}" for r in rates],
-            ylabel="learning rate", title="Score of every trial")  # fmt: skip
+        ax1.text(
+            j,
+            i,
+            f"{value:.0f}",
+            ha="center",
+            va="center",
+            color="white" if value < 250 else "black",
+            fontsize=8,
+        )
+    ax1.set(
+        xticks=range(len(grid["seeds"])),
+        xticklabels=grid["seeds"],
+        xlabel="seed",
+        yticks=range(len(rates)),
+        yticklabels=[f"{r:g}" for r in rates],
+        ylabel="learning rate",
+        title="Score of every trial",
+    )
     ax1.grid(False)
     fig.colorbar(image, ax=ax1, label="score")
     ax2.plot(rates, summary["median"], "o-", label="median over seeds")
     ax2.fill_between(rates, summary["q25"], summary["q75"], alpha=0.25, label="interquartile range")
-    ax2.set(xscale="log", xlabel="learning rate", ylabel="score (mean return, last episodes)",
-            title="REINFORCE on CartPole-v1", ylim=(0, 510))  # fmt: skip
+    ax2.set(
+        xscale="log",
+        xlabel="learning rate",
+        ylabel="score (mean return, last episodes)",
+        title="REINFORCE on CartPole-v1",
+        ylim=(0, 510),
+    )
     ax2.legend(loc="upper left")
     return common.save_figure(fig, path)
 

@@ -102,10 +102,17 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
     ax.semilogy(
         outcome.broken.max_abs_value, color="tab:red", label="no target network, skewed replay"
     )
-    ax.semilogy(outcome.fixed.max_abs_value, color="tab:blue",
-                label=f"target network (sync every {cfg.target_every})")  # fmt: skip
-    ax.semilogy(outcome.reference.max_abs_value, color="tab:green", ls=":",
-                label="no target network, well-mixed replay")  # fmt: skip
+    ax.semilogy(
+        outcome.fixed.max_abs_value,
+        color="tab:blue",
+        label=f"target network (sync every {cfg.target_every})",
+    )
+    ax.semilogy(
+        outcome.reference.max_abs_value,
+        color="tab:green",
+        ls=":",
+        label="no target network, well-mixed replay",
+    )
     ax.set(xlabel="update", ylabel="max |V(s)|  (truth: 0)", title="Bootstrapping on replay")
     ax.legend()
     return fig
