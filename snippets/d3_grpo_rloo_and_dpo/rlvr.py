@@ -113,12 +113,13 @@ def check(a: int, b: int, words: list[str], finished: bool) -> float:
 # --8<-- [start:model]
 def build_model(cfg: RLVRConfig, tokenizer: PreTrainedTokenizerFast) -> GPT2LMHeadModel:
     """A tiny GPT-2 built from a config in code (no download)."""
+    # No pad_token_id here: padding only follows EOS, where a causal model never looks back, and
+    # generate gets it from D2's GenerationConfig; set here, it makes transformers warn falsely.
     model = GPT2LMHeadModel(
         GPT2Config(
             vocab_size=len(tokenizer), n_positions=32, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
             n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
             bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
         )
     )  # fmt: skip
     d2.disable_dropout(model)
