@@ -9,7 +9,9 @@
    the notebook's own text and its options; we fold into the cache folder's name a hash of
    ``snippets/``, ``results/``, the data under ``docs/assets/figures/``, ``uv.lock`` (library
    versions), this hook and the environment variables a lesson reads.
-3. **``mkdocs build`` executes every lab; ``mkdocs serve`` answers at once.** Serving uses
+3. **``mkdocs build`` executes every lab; ``mkdocs serve`` answers at once.** A build first
+   executes the labs missing from the cache in child processes, one per core (at most four),
+   instead of one after another while pages render. Serving uses
    the labs already executed for the current key; the others are shown unexecuted, with a
    note at the top of the page saying so, while a background process executes them one at
    a time. Each finished lab triggers a rebuild and the open page reloads with its output.
@@ -121,7 +123,66 @@ def on_config(config):  # noqa: D103 - MkDocs hook signature
     # 3. Serving: labs not executed for this key are shown as they are and queued.
     if _STATE.command == "serve":
         _plan_serve(root, config, plugin, cache_dir, digest)
+    # 4. Building: execute the labs missing from the cache side by side, one per core.
+    elif _STATE.command == "build":
+        _execute_missing(config, plugin, cache_dir)
     return config
+
+
+def _options(plugin) -> dict:
+    """The mkdocs-jupyter settings a lab's HTML depends on, as its child process needs them."""
+    names = (
+        "kernel_name",
+        "theme",
+        "allow_errors",
+        "show_input",
+        "no_input",
+        "no_prompt",
+        "remove_tag_config",
+        "highlight_extra_classes",
+        "include_requirejs",
+        "custom_mathjax_url",
+        "toc_depth",
+    )
+    return {key: plugin.config[key] for key in names}
+
+
+def _execute_missing(config, plugin, cache_dir: Path) -> None:
+    """Fill mkdocs-jupyter's cache for every lab not executed yet, in parallel child processes.
+
+    mkdocs-jupyter executes labs one after another while it renders pages; a cold build spent
+    most of its time there with one core idle. A lab whose child fails is left out of the cache,
+    so mkdocs-jupyter executes it again itself and the build reports the error as before.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mkdocs_jupyter.plugin import _compute_cache_key
+
+    options = _options(plugin)
+    jobs = []
+    for lab in sorted((Path(config["docs_dir"]) / "labs").glob("*.py")):
+        target = cache_dir / f"{_compute_cache_key(str(lab), plugin.config, True)}.json"
+        if not target.exists():
+            jobs.append({"lab": str(lab), "out": str(target), "options": options})
+
+    def run(job: dict) -> None:
+        started = time.monotonic()
+        child = subprocess.run(
+            [sys.executable, __file__, json.dumps(job)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        name = Path(job["lab"]).stem
+        if child.returncode == 0:
+            log.info("labs: executed %s in %.0f s", name, time.monotonic() - started)
+        else:
+            log.info("labs: %s failed in a child process; the build executes it again", name)
+
+    workers = min(len(jobs), os.cpu_count() or 1, 4)
+    if workers:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, jobs))
 
 
 def _plan_serve(root: Path, config, plugin, cache_dir: Path, digest: str) -> None:
@@ -144,22 +205,7 @@ def _plan_serve(root: Path, config, plugin, cache_dir: Path, digest: str) -> Non
         jobs.append({"lab": str(lab), "out": str(done), "signal": signal})
     # mkdocs-jupyter renders a lab matched by execute_ignore without running it.
     plugin.config["execute_ignore"] = ignore
-    options = {
-        key: plugin.config[key]
-        for key in (
-            "kernel_name",
-            "theme",
-            "allow_errors",
-            "show_input",
-            "no_input",
-            "no_prompt",
-            "remove_tag_config",
-            "highlight_extra_classes",
-            "include_requirejs",
-            "custom_mathjax_url",
-            "toc_depth",
-        )
-    }
+    options = _options(plugin)
     with _STATE.lock:
         _STATE.pending = pending
         _STATE.jobs = [
