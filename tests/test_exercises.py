@@ -148,14 +148,18 @@ def test_the_started_file_imports_all_the_lessons_solutions_need(
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_the_readers_files_are_git_ignored_and_the_graders_are_not() -> None:
+def test_the_readers_files_are_git_ignored_and_the_graders_are_not(tmp_path: Path) -> None:
     ours = ["exercises/grading.py", "exercises/start.py", "exercises/__main__.py"]
     ours += [f"exercises/graders/{lesson}.py" for lesson in LESSONS]
     ours += [f"exercises/mutants/{path.name}" for path in MUTANTS_DIR.glob("*.py")]
     readers = [f"exercises/{stem}.py" for stem in LESSONS.values()]
+    # our .gitignore in a fresh repository, so the check holds in a copy that is no git
+    # checkout (the canary's) and ignores whatever repository the tree sits in
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     ignored = subprocess.run(
         ["git", "check-ignore", "--no-index", *ours, *readers],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,
