@@ -25,7 +25,7 @@ class Config:
     """Settings of the lesson's default run."""
 
     world: Literal["5x5", "4x4"] = "5x5"  # Sutton & Barto Fig. 3.2 (5x5) or Example 4.1 (4x4)
-    gamma: float | None = None  # discount; None: the book's value (0.9 for 5x5, 1.0 for 4x4)
+    gamma: common.Prob | None = None  # discount; None: the book's (0.9 for 5x5, 1.0 for 4x4)
     tol: common.PosFloat = 1e-10  # stop iterating when no value moves more than this
 
 
@@ -291,14 +291,8 @@ WORLDS = {"5x5": (sutton_barto_5x5, 0.9), "4x4": (sutton_barto_4x4, 1.0)}
 
 
 def command_line() -> argparse.ArgumentParser:
-    """The command's parser: Config's flags, ``--gamma`` (its default depends on the world)."""
+    """The command's parser: Config's flags and the figure."""
     parser = common.config_parser(Config, __doc__, prog="python -m snippets.a3_mdp_and_bellman")
-    parser.add_argument(  # by hand: its default, None, means "the book's value for the world"
-        "--gamma",
-        type=common.float_in_range(0.0, 1.0),
-        default=argparse.SUPPRESS,
-        help="discount factor in [0, 1] (default: 0.9 for 5x5, 1.0 for 4x4)",
-    )
     parser.add_argument("--plot", metavar="PATH", help="save the value/policy figure as a PNG")
     return parser
 

@@ -28,11 +28,11 @@ class Config:
     arms: common.PosInt = 10  # k, the number of arms of the testbed
     runs: common.PosInt = 2000  # independent bandit problems, simulated side by side
     steps: common.PosInt = 1000  # pulls per run
-    epsilons: tuple[float, ...] = (0.0, 0.01, 0.1)  # the ε-greedy agents (0 = greedy)
+    epsilons: tuple[common.Prob, ...] = (0.0, 0.01, 0.1)  # the ε-greedy agents (0 = greedy)
     ucb_c: common.PosFloat = 2.0  # exploration weight of the UCB agent (Sutton & Barto Fig. 2.4)
     regret_runs: common.PosInt = 200  # runs of the longer regret experiment
     regret_steps: common.PosInt = 10_000  # its horizon: long enough to tell log from linear
-    bernoulli_means: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5)  # UCB1 bound check
+    bernoulli_means: tuple[common.Prob, ...] = (0.9, 0.8, 0.7, 0.6, 0.5)  # UCB1 bound check
 
 
 # --8<-- [end:config]
@@ -341,19 +341,12 @@ def final_values(
 
 
 def command_line() -> argparse.ArgumentParser:
-    """The command's parser: Config's flags, ε by hand (several numbers after one flag), figures."""
+    """The command's parser: Config's flags (``--epsilons 0 0.1`` or ``0,0.1``) and figures."""
     parser = common.config_parser(
         Config,
         __doc__,
         prog="python -m snippets.b0_multi_armed_bandits",
         quick={"runs": 200, "steps": 200, "regret_runs": 50, "regret_steps": 1000},
-    )
-    parser.add_argument(  # by hand: a Config tuple, several numbers after one flag
-        "--epsilons",
-        type=common.float_in_range(0.0, 1.0),
-        nargs="+",
-        default=argparse.SUPPRESS,
-        help="the ε of each ε-greedy agent, in [0, 1] (default: 0 0.01 0.1)",
     )
     parser.add_argument("--plot", metavar="PATH", help="save the testbed figure as a PNG")
     parser.add_argument("--regret-plot", metavar="PATH", help="save the regret figure as a PNG")
@@ -363,7 +356,7 @@ def command_line() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     """Run the testbed and the regret experiment; print the headline numbers as JSON."""
     cfg, args = common.parse_config(command_line(), argv)
-    agents = default_agents(tuple(cfg.epsilons), cfg.ucb_c)
+    agents = default_agents(cfg.epsilons, cfg.ucb_c)
     cpu_start = time.process_time()  # CPU seconds: honest timing on a busy machine too
     with common.Stopwatch() as testbed_clock:
         results = run_testbed(agents, cfg.runs, cfg.steps, cfg.arms, args.seed)

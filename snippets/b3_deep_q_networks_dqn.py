@@ -43,7 +43,7 @@ class DQNConfig:
     env_id: str = "CartPole-v1"  # the Gymnasium environment
     total_timesteps: common.PosInt = 100_000  # environment steps of training
     # The Q-network and how fast it learns
-    net_arch: tuple[int, ...] = (256, 256)  # hidden layers of the MLP state -> Q(s, .)
+    net_arch: tuple[common.PosInt, ...] = (256, 256)  # hidden layers of the MLP state -> Q(s, .)
     learning_rate: common.PosFloat = 2.3e-3  # Adam step size at the start ...
     final_learning_rate: common.NonNegFloat = 0.0  # ... decayed linearly to this by the last step
     max_grad_norm: common.PosFloat = 10.0  # clip the gradient's global norm (SB3 default)
@@ -64,6 +64,7 @@ class DQNConfig:
     eval_episodes: common.PosInt = 10  # greedy episodes per periodic evaluation
     final_eval_episodes: common.PosInt = 20  # fresh greedy episodes that score the kept agent
     threads: common.PosInt = 1  # torch CPU threads (a 256-wide MLP is fastest on one)
+    seeds: common.PosInt = 1  # runs to train, with seeds seed, seed+1, ...
 
 
 # RL Baselines3 Zoo's tuned CartPole-v1 settings (hyperparams/dqn.yml) differ from ours in two.
@@ -452,7 +453,6 @@ def parse(argv: list[str] | None = None) -> tuple[DQNConfig, Any]:
     )  # fmt: skip
     parser.add_argument("--preset", choices=sorted(PRESETS), default="lesson",
                         help="start from these settings; flags you give win (default lesson)")  # fmt: skip
-    parser.add_argument("--seeds", type=common.positive_int, default=1, help="seeds seed..seed+N-1")
     parser.add_argument("--save", metavar="PATH", help="save the kept agent (first seed) as a .zip")
     parser.add_argument("--plot", metavar="PATH", help="save the eval-return-vs-steps figure (PNG)")
     parser.add_argument("--curve", metavar="PATH", help="write the mean eval curve as JSON")
@@ -467,9 +467,9 @@ def parse(argv: list[str] | None = None) -> tuple[DQNConfig, Any]:
 def main(argv: list[str] | None = None) -> dict:
     """Train DQN on CartPole-v1 for one or more seeds and print the scores as JSON."""
     config, args = parse(argv)
-    seeds = range(args.seed, args.seed + args.seeds)
+    seeds = range(args.seed, args.seed + config.seeds)
     per_seed, results = [], []
-    for seed in common.progress(seeds, desc="seeds", total=args.seeds):
+    for seed in common.progress(seeds, desc="seeds", total=config.seeds):
         scores, result = run_seed(config, seed, args.tensorboard, args.wandb)
         per_seed.append(scores)
         results.append(result)
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> dict:
         common.save_figure(plot_eval_curves(runs, title), args.plot)
     if args.curve:
         label = f"DQN (SB3), {args.preset} settings"
-        label += f", mean of {args.seeds} seeds" if args.seeds > 1 else ""
+        label += f", mean of {config.seeds} seeds" if config.seeds > 1 else ""
         write_mean_curve(results, args.curve, label)
     return common.emit_metrics(summary(per_seed, config, args.preset))
 

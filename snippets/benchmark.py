@@ -2,10 +2,10 @@
 
 Each lesson runs exactly as a reader runs it, ``python -m snippets.<lesson> --seed S``, in
 its own process; the benchmark reads the JSON line the lesson prints last. It writes the raw
-numbers to ``results/benchmark.json``, the table the results page includes to
-``results/table.md`` (rendered from that JSON and nothing else) and the learning-curve
-figure to ``docs/assets/figures/results_cartpole_curves.png``. Running one lesson updates only
-that lesson's entry, so lessons can be benchmarked one at a time.
+numbers to ``results/benchmark.json`` and the learning-curve figure to
+``docs/assets/figures/results_cartpole_curves.png``; ``python -m snippets.regenerate --render``
+then renders the tables the pages include from that JSON and nothing else. Running one lesson
+updates only that lesson's entry, so lessons can be benchmarked one at a time.
 
 The lesson x seed grid runs one task after another, or with ``--ray`` as Ray tasks on every
 core (``--address`` joins a cluster). Either way a failed run is retried once and finished
@@ -100,7 +100,7 @@ class Config:
     """What a benchmark run measures and where it writes (paths relative to the repository)."""
 
     seeds: common.PosInt = 5  # seeds per lesson: seed, seed + 1, ... (a vectorised lesson: one run)
-    out: str = "results"  # folder for benchmark.json and table.md
+    out: str = "results"  # folder for benchmark.json
     figure: str = "docs/assets/figures/results_cartpole_curves.png"  # the learning-curve figure
     ray: bool = False  # run the lesson x seed grid as Ray tasks (default: one run after another)
     address: str = ""  # join this Ray cluster, HOST:PORT or auto (implies --ray; default: local)
@@ -376,44 +376,10 @@ def machine_description() -> dict:
     }
 
 
-def _label(name: str) -> str:
+def lesson_label(name: str) -> str:
     """``"b1-8x8"`` -> ``"B1 (8x8)"``: the lesson, then the variant."""
     lesson, _, variant = name.partition("-")
     return f"{lesson.upper()} ({variant})" if variant else lesson.upper()
-
-
-def render_table(results: dict) -> str:
-    """The Markdown table the results page includes, built from the JSON alone.
-
-    Below it, one line per machine and date says where the numbers come from.
-    """
-    lines = [
-        "| lesson | metric | target | reference | median [IQR] over seeds | seeds meeting target | wall time per seed (median) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    where: dict[str, list[str]] = {}
-    for name in sorted(results["lessons"]):
-        entry = results["lessons"][name]
-        s = entry["summary"]
-        value = f"{s['median']:g} [{s['q25']:g}, {s['q75']:g}]"
-        for metric, q in s.get("also", {}).items():
-            value += f"; `{metric}` {q['median']:g} [{q['q25']:g}, {q['q75']:g}]"
-        met = f"{s['met']} / {s['seeds']}"
-        if entry.get("seeds_per_run", 1) > 1:
-            met += f" run ({entry['seeds_per_run']} seeds in it)"
-        lines.append(
-            f"| {_label(name)} `{entry['module']}` | `{entry['metric']}` | {entry['target_text']} "
-            f"| {entry['reference']} | {value} | {met} | {s['median_wall_seconds']:g} s |"
-        )
-        m = entry["machine"]
-        versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-        key = (
-            f"{entry['date']}: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, {versions}"
-        )
-        where.setdefault(key, []).append(_label(name))
-    lines.append("")
-    lines += [f"- **Run on {key}**: {', '.join(names)}." for key, names in where.items()]
-    return "\n".join(lines) + "\n"
 
 
 def plot_curves(results: dict, path: Path) -> Path | None:
@@ -430,7 +396,7 @@ def plot_curves(results: dict, path: Path) -> Path | None:
         grid = np.linspace(0, min(max(c["x"]) for c in seed_curves), 100)
         ys = np.array([np.interp(grid, c["x"], c["y"]) for c in seed_curves])
         q25, median, q75 = np.percentile(ys, [25, 50, 75], axis=0)
-        label = f"{_label(name)} {seed_curves[0].get('label', '')} ({len(seed_curves)} seeds)"
+        label = f"{lesson_label(name)} {seed_curves[0].get('label', '')} ({len(seed_curves)} seeds)"
         ax.plot(grid, median, label=label)
         ax.fill_between(grid, q25, q75, alpha=0.2)
     solved = curves.SOLVED_RETURN
@@ -443,14 +409,13 @@ def plot_curves(results: dict, path: Path) -> Path | None:
 
 
 def save_entry(out: Path, name: str, entry: dict) -> dict:
-    """Put one lesson's entry into ``benchmark.json``, re-render ``table.md``; return all results."""
+    """Put one lesson's entry into ``benchmark.json``; return all results."""
     json_path = out / "benchmark.json"
     # Re-read just before writing: benchmarks of other lessons may run at the same time.
     results = json.loads(json_path.read_text()) if json_path.exists() else {"lessons": {}}
     results["lessons"][name] = entry
     out.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(results, indent=1) + "\n")
-    (out / "table.md").write_text(render_table(results))
     return results
 
 

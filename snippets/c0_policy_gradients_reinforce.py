@@ -44,6 +44,7 @@ class Config(Hyperparameters):
     """Hyperparameters of REINFORCE in PyTorch, and the environment it trains on."""
 
     env_id: str = "CartPole-v1"  # a Gymnasium environment with discrete actions
+    seeds: common.PosInt = 1  # runs to train, one after another: seeds seed, seed+1, ...
 
 
 # --8<-- [end:config]
@@ -378,9 +379,9 @@ def summarise(runs: Sequence[dict], seeds: Sequence[int], cfg: Config) -> dict:
 
 # --8<-- [start:main]
 def command_line(
-    config_cls: type, doc: str | None, module: str, quick: dict, seeds: int, seeds_help: str
+    config_cls: type, doc: str | None, module: str, quick: dict
 ) -> common.LessonParser:
-    """The flags of both C0 commands: the Config's (``--lr`` for short), ``--seeds``, ``--curve``."""
+    """The flags of both C0 commands: the Config's (``--lr`` for short) and ``--curve``."""
     parser = common.config_parser(
         config_cls,
         doc,
@@ -388,25 +389,17 @@ def command_line(
         quick=quick,
         aliases={"learning_rate": "--lr"},
     )
-    parser.add_argument("--seeds", type=common.positive_int, default=seeds, help=seeds_help)
     parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Train REINFORCE on CartPole-v1 for one or several seeds and print the metrics."""
-    parser = command_line(
-        Config,
-        __doc__,
-        "c0_policy_gradients_reinforce",
-        quick={"episodes": 30},
-        seeds=1,
-        seeds_help="number of seeds to train: seed, seed+1, ... (default 1)",
-    )
+    parser = command_line(Config, __doc__, "c0_policy_gradients_reinforce", {"episodes": 30})
     parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # a tiny network: one thread is fastest and fair to neighbours
-    seeds = [args.seed + k for k in range(args.seeds)]
+    seeds = [args.seed + k for k in range(cfg.seeds)]
     runs = [train(cfg, seed) for seed in seeds]
     if args.plot:
         plot_runs(runs, cfg, args.plot, seeds)

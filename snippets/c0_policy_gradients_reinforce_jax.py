@@ -31,10 +31,11 @@ Params = dict[str, jax.Array]
 # --8<-- [start:config]
 @dataclass(frozen=True)
 class Config(reinforce.Hyperparameters):
-    """The PyTorch lesson's hyperparameters, and two settings of the compiled episode loop."""
+    """The PyTorch lesson's hyperparameters, two settings of the compiled loop, and the seeds."""
 
     max_steps: common.PosInt = 500  # CartPole-v1's time limit: every scanned episode's length
     parallel_episodes: bool = True  # vmap a batch's episodes (False: one after another)
+    seeds: common.PosInt = 5  # seeds trained together in one vmapped call: seed, seed+1, ...
 
 
 # --8<-- [end:config]
@@ -368,12 +369,7 @@ def summarise(returns: np.ndarray, seeds: list[int], cfg: Config) -> dict[str, A
 def main(argv: list[str] | None = None) -> dict:
     """Train REINFORCE in JAX on several seeds at once, and optionally the ablation."""
     parser = reinforce.command_line(
-        Config,
-        __doc__,
-        "c0_policy_gradients_reinforce_jax",
-        quick={"episodes": 20},
-        seeds=5,
-        seeds_help="seeds trained together in one vmapped call (default 5)",
+        Config, __doc__, "c0_policy_gradients_reinforce_jax", quick={"episodes": 20}
     )
     parser.add_argument("--ablation", metavar="PATH", help="train the ablation; save its figure")
     cfg, args = common.parse_config(parser, argv)
@@ -381,7 +377,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(
             f"argument --episodes: must be a multiple of {cfg.batch_episodes}, got {cfg.episodes}"
         )
-    seeds = [args.seed + k for k in range(args.seeds)]
+    seeds = [args.seed + k for k in range(cfg.seeds)]
     with common.Stopwatch() as watch:  # compilation included
         returns = np.asarray(train_many_seeds_jit(jnp.asarray(seeds), cfg))
     metrics = summarise(returns, seeds, cfg) | {"seconds": watch.seconds}

@@ -33,10 +33,11 @@ from snippets import common, curves
 
 @dataclass(frozen=True)
 class Config:
-    """What to race: the budget per seed and which JAX runs to time against PyTorch."""
+    """What to race: the seeds, the budget per seed and which JAX runs to time against PyTorch."""
 
     episodes: common.PosInt = 1000  # episodes per seed for both, a multiple of 5
     race: Literal["both", "like-for-like", "vmapped"] = "both"  # which JAX runs to time
+    seeds: common.PosInt = 5  # seeds to train in each framework: seed, seed+1, ...
 
 
 # --8<-- [start:timing]
@@ -169,17 +170,11 @@ def main(argv: list[str] | None = None) -> dict:
         prog="python -m snippets.c0_policy_gradients_reinforce_speed",
         quick={"episodes": 10},
     )
-    parser.add_argument(
-        "--seeds",
-        type=common.positive_int,
-        default=5,
-        help="seeds to train in each framework: seed, seed+1, ... (default 5)",
-    )
     parser.add_argument("--plot", metavar="PATH", help="save the curves-and-times figure here")
     cfg, args = common.parse_config(parser, argv)
     if cfg.episodes % c0j.Config.batch_episodes:
         parser.error(f"argument --episodes: must be a multiple of 5, got {cfg.episodes}")
-    seeds = [args.seed + k for k in range(args.seeds)]
+    seeds = [args.seed + k for k in range(cfg.seeds)]
     runs = race(seeds, cfg)
     if args.plot:
         plot_race(runs, args.plot)

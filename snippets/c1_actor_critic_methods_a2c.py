@@ -57,6 +57,7 @@ class Config:
         20  # fresh greedy episodes that score kept and final agents
     )
     solved_return: common.PosFloat = curves.SOLVED_RETURN  # CartPole-v1's "solved" mean return
+    seeds: common.PosInt = 1  # runs to train, one after another: seeds seed, seed+1, ...
 
 
 # --8<-- [end:config]
@@ -434,9 +435,6 @@ def command_line() -> argparse.ArgumentParser:
         quick=QUICK,
         aliases={"total_timesteps": "--timesteps", "learning_rate": "--lr"},
     )
-    parser.add_argument(
-        "--seeds", type=common.positive_int, default=1, help="train seeds seed..seed+N-1"
-    )
     parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
     parser.add_argument("--curve", metavar="PATH", help="write the mean training curve as JSON")
     parser.add_argument(
@@ -464,9 +462,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.load_runs:
         cfg, results = load_runs(args.load_runs)
     else:
-        seeds = range(args.seed, args.seed + args.seeds)
+        seeds = range(args.seed, args.seed + cfg.seeds)
         results = [
-            train_a2c(cfg, s)[1] for s in common.progress(seeds, desc="seeds", total=args.seeds)
+            train_a2c(cfg, s)[1] for s in common.progress(seeds, desc="seeds", total=cfg.seeds)
         ]
     if args.save_runs:
         save_runs(args.save_runs, cfg, results)

@@ -3,18 +3,16 @@
 These few lines are the heart of PPO. The from-scratch PPO of this lesson
 (``snippets.c2_proximal_policy_optimization_ppo_cartpole``), C3's Gaussian PPO and Chapter
 D's RLHF trainer all import them from here, so the course writes them exactly once. The
-module also draws the clipped objective (``--plot``) and writes the lesson's comparison
-tables from the benchmark's results (``--report``); importing the losses costs only torch.
+module also draws the clipped objective (``--plot``); importing the losses costs only torch.
+The page's comparison tables are rendered from the benchmark's results by
+``snippets/regenerate/views_c.py``.
 """
 
 # --8<-- [start:imports]
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from snippets import common
@@ -152,110 +150,6 @@ def plot_clipped_objective(path: str, clip_coef: float = 0.2) -> str:
 # --8<-- [end:objective-figure]
 
 
-# --8<-- [start:report]
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmark.json"
-# The benchmark entries the page's tables are written from (names in lessons.toml).
-COMPARED = {"c0": "REINFORCE (C0)", "c1": "A2C, SB3 (C1)", "c2": "PPO from scratch (C2)"}
-VARIANTS = {
-    "c2": "from scratch (this page)",
-    "c2-sb3": "Stable-Baselines3, same settings",
-    "c2-constant-clip": "from scratch, clip fixed at 0.2",
-    "c2-no-clip": "from scratch, no clip (ε = 100)",
-}
-
-
-def median_iqr(values: list[float], fmt: str = "{:.0f}") -> str:
-    """``"median [q25, q75]"`` of the values: how the course reports a number over seeds."""
-    q25, median, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
-    return f"{fmt.format(median)} [{fmt.format(q25)}, {fmt.format(q75)}]"
-
-
-def markdown_table(header: str, rows: list[str]) -> str:
-    """A Markdown table: the header row, the rule under it (one cell a column), the rows."""
-    rule = "|---" * (header.count("|") - 1) + "|"
-    return "\n".join([header, rule, *rows]) + "\n"
-
-
-def seed_metrics(entry: dict) -> list[dict]:
-    """What each seed's run of a benchmark entry measured (its JSON line)."""
-    return [run["metrics"] for run in entry["runs"]]
-
-
-def render_compared(*entries: tuple[str, dict]) -> str:
-    """REINFORCE, A2C and PPO: each lesson's benchmark headline, from its record alone.
-
-    Args:
-        entries: ``(name, entry)`` of ``results/benchmark.json``'s lessons, in table order.
-    """
-    header = (
-        "| method | what the benchmark measures | median [IQR] over seeds "
-        "| seeds meeting the target | wall time per seed (median) |"
-    )
-    rows = []
-    for name, e in entries:
-        s = e["summary"]
-        rows.append(
-            f"| {COMPARED[name]} | {e['target_text']} | {s['median']:g} [{s['q25']:g}, {s['q75']:g}] "
-            f"| {s['met']} / {s['seeds']} | {s['median_wall_seconds']:g} s |"
-        )
-    return markdown_table(header, rows)
-
-
-def relapses(evals: list[float], solved: float = 475.0) -> tuple[int, int]:
-    """Evaluations below ``solved`` after the first one at or above it, and how many came after.
-
-    A policy that has solved CartPole and then scores less has unlearned: this counts it.
-    """
-    first = next((i for i, r in enumerate(evals) if r >= solved), len(evals))
-    after = evals[first + 1 :]
-    return sum(r < solved for r in after), len(after)
-
-
-def render_variants(*entries: tuple[str, dict]) -> str:
-    """PPO from scratch, SB3's PPO and the ablations: kept and final agents over seeds."""
-    header = (
-        "| PPO on CartPole-v1, 100k steps | kept agent, median [IQR] | final agent, median [IQR] "
-        "| seeds: kept ≥ 475 | seeds: final ≥ 475 | first evaluation ≥ 475 "
-        "| later evaluations < 475 | CPU time per seed |"
-    )
-    rows = []
-    for name, e in entries:
-        runs = seed_metrics(e)
-        kept = [m["kept_mean_return"] for m in runs]
-        final = [m["final_mean_return"] for m in runs]
-        solved = sorted(m["first_solved_step"] for m in runs if m["first_solved_step"] is not None)
-        when = f"{len(solved)} seeds, at {solved[0] / 1000:.0f}k–{solved[-1] / 1000:.0f}k steps"
-        dips, after = (
-            sum(x) for x in zip(*(relapses(m["eval_returns"]) for m in runs), strict=True)
-        )
-        rows.append(
-            f"| {VARIANTS[name]} | {median_iqr(kept)} | {median_iqr(final)} "
-            f"| {sum(k >= 475 for k in kept)} / {len(runs)} | {sum(f >= 475 for f in final)} / {len(runs)} "
-            f"| {when if solved else 'never'} | {dips} of {after} "
-            f"| {median_iqr([m['cpu_seconds'] for m in runs])} s |"
-        )
-    return markdown_table(header, rows)
-
-
-# Each table: its file under results/, its renderer and the benchmark entries it reads.
-REPORTS = {
-    "c2_compared.md": (render_compared, tuple(COMPARED)),
-    "c2_ppo.md": (render_variants, tuple(VARIANTS)),
-}
-
-
-def render_reports(results: dict) -> dict[str, str]:
-    """Every table of the page, rendered from the benchmark's JSON (entries it lacks are left out)."""
-    lessons = results["lessons"]
-    return {
-        file: render(*((n, lessons[n]) for n in names if n in lessons))
-        for file, (render, names) in REPORTS.items()
-    }
-
-
-# --8<-- [end:report]
-
-
 # --8<-- [start:main]
 @dataclass(frozen=True)
 class Config:
@@ -265,17 +159,12 @@ class Config:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Draw the clipped objective, print it at three ratios; optionally write the page's tables."""
+    """Draw the clipped objective and print it, and its derivative, at three ratios."""
     parser = common.config_parser(
         Config, __doc__, prog="python -m snippets.c2_proximal_policy_optimization_ppo"
     )
     parser.add_argument(
         "--plot", metavar="PATH", help="save the clipped-objective figure here (PNG)"
-    )
-    parser.add_argument(
-        "--report",
-        metavar="DIR",
-        help="write the page's two tables from results/benchmark.json into DIR",
     )
     cfg, args = common.parse_config(parser, argv)
     ratios = torch.tensor([0.5, 1.0, 1.5])
@@ -286,10 +175,6 @@ def main(argv: list[str] | None = None) -> dict:
         metrics[f"gradient_{key}"] = grad.tolist()
     if args.plot:
         plot_clipped_objective(args.plot, cfg.clip_coef)
-    if args.report:
-        for file, text in render_reports(json.loads(RESULTS.read_text())).items():
-            (Path(args.report) / file).write_text(text)
-        metrics["report"] = sorted(REPORTS)
     return common.emit_metrics(metrics)
 
 

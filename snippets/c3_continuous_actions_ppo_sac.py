@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from snippets import c2_proximal_policy_optimization_ppo as c2_losses
 from snippets import c2_proximal_policy_optimization_ppo_cartpole as c2
 from snippets import common
 
@@ -358,6 +357,7 @@ def plot_run(act: Callable, result: c2.RunResult, cfg: Config, path: str) -> str
 
 # --8<-- [start:report]
 BENCHMARK = {"c3-ppo": "Gaussian PPO (ours)", "c3-sac": "SAC (SB3)"}  # lessons.toml entries
+BENCHMARK_JSON = Path(__file__).resolve().parents[1] / "results" / "benchmark.json"
 
 
 def plot_benchmark(path: str, *entries: tuple[str, dict]) -> str:
@@ -367,7 +367,7 @@ def plot_benchmark(path: str, *entries: tuple[str, dict]) -> str:
 
     fig, ax = plt.subplots()
     for name, entry in entries:
-        runs = c2_losses.seed_metrics(entry)
+        runs = [run["metrics"] for run in entry["runs"]]
         x = runs[0]["eval_steps"]
         q25, median, q75 = np.percentile([m["eval_returns"] for m in runs], [25, 50, 75], axis=0)
         ax.plot(x, median, marker=".", label=f"{BENCHMARK[name]}, median of {len(runs)} seeds")
@@ -378,34 +378,6 @@ def plot_benchmark(path: str, *entries: tuple[str, dict]) -> str:
            title="Pendulum-v1: median and interquartile range over seeds")  # fmt: skip
     ax.legend(loc="lower right", fontsize=8)
     return common.save_figure(fig, path)
-
-
-def render_report(*entries: tuple[str, dict]) -> str:
-    """The page's table from the benchmark's records, and a random torque for scale (played here)."""
-    header = (
-        "| Pendulum-v1 | target | kept agent, median [IQR] | final agent, median [IQR] "
-        "| seeds meeting the target | kept agent of each seed | CPU time per seed "
-        "| wall time per seed |"
-    )
-    rows = []
-    for name, e in entries:
-        runs = c2_losses.seed_metrics(e)
-        kept = [m["kept_mean_return"] for m in runs]
-        each = ", ".join(f"{k:.0f}" for k in kept)
-        rows.append(
-            f"| {BENCHMARK[name]} | {e['target_text']} | {c2_losses.median_iqr(kept)} "
-            f"| {c2_losses.median_iqr([m['final_mean_return'] for m in runs])} "
-            f"| {e['summary']['met']} / {len(runs)} | {each} "
-            f"| {c2_losses.median_iqr([m['cpu_seconds'] for m in runs])} s "
-            f"| {c2_losses.median_iqr([r['wall_seconds'] for r in e['runs']])} s |"
-        )
-    cfg, seeds = runs[0]["config"], [r["seed"] for r in entries[0][1]["runs"]]
-    scale = c2_losses.median_iqr(random_returns(cfg["env_id"], seeds, cfg["final_eval_episodes"]))
-    return c2_losses.markdown_table(header, rows) + (
-        f"\nFor scale: a uniformly random torque scores {scale} (median [IQR] over seeds "
-        f"{seeds[0]}–{seeds[-1]}, each the mean of the same {cfg['final_eval_episodes']} fresh "
-        "episodes that score that seed's agents).\n"
-    )
 
 
 def random_returns(env_id: str, seeds: list[int], episodes: int) -> list[float]:
@@ -424,15 +396,26 @@ def random_returns(env_id: str, seeds: list[int], episodes: int) -> list[float]:
     return scores
 
 
-def from_benchmark(figure: str | None, report: str | None) -> dict:
-    """Draw the figure and write the table from ``results/benchmark.json``; train nothing."""
-    lessons = json.loads(c2_losses.RESULTS.read_text())["lessons"]
+def from_benchmark(figure: str) -> dict:
+    """Draw both algorithms' curves from ``results/benchmark.json`` and score a random torque.
+
+    The random torque is played on the benchmark's seeds and on the same fresh episodes that
+    score each seed's agents, so the page can set the agents' returns against it; nothing is
+    trained.
+    """
+    lessons = json.loads(BENCHMARK_JSON.read_text())["lessons"]
     entries = [(name, lessons[name]) for name in BENCHMARK if name in lessons]
-    if figure:
-        plot_benchmark(figure, *entries)
-    if report:
-        Path(report, "c3_pendulum.md").write_text(render_report(*entries))
-    return {"figure": figure, "report": report, "entries": [name for name, _ in entries]}
+    plot_benchmark(figure, *entries)
+    cfg = entries[0][1]["runs"][0]["metrics"]["config"]
+    seeds = [run["seed"] for run in entries[0][1]["runs"]]
+    scores = random_returns(cfg["env_id"], seeds, cfg["final_eval_episodes"])
+    return {
+        "figure": figure,
+        "entries": [name for name, _ in entries],
+        "random_seeds": seeds,
+        "random_episodes": cfg["final_eval_episodes"],
+        "random_returns": scores,
+    }
 
 
 # --8<-- [end:report]
@@ -457,12 +440,10 @@ def main(argv: list[str] | None = None) -> dict:
     )  # fmt: skip
     parser.add_argument("--plot", metavar="PATH", help="save the learning curve and policy map")
     parser.add_argument("--benchmark-figure", metavar="PATH",
-                        help="train nothing: draw both algorithms' benchmark curves here")  # fmt: skip
-    parser.add_argument("--report", metavar="DIR",
-                        help="train nothing: write the page's table from the benchmark here")  # fmt: skip
+                        help="train nothing: draw the benchmark's curves here, score a random torque")  # fmt: skip
     cfg, args = common.parse_config(parser, argv)
-    if args.benchmark_figure or args.report:
-        return common.emit_metrics(from_benchmark(args.benchmark_figure, args.report))
+    if args.benchmark_figure:
+        return common.emit_metrics(from_benchmark(args.benchmark_figure))
     torch.set_num_threads(1)  # small MLPs: one thread is fastest and leaves cores free
     cpu = time.process_time()
     model, result = (train_ppo if cfg.algo == "ppo" else train_sac)(cfg, args.seed)

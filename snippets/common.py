@@ -17,6 +17,7 @@ import random
 import re
 import sys
 import time
+import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Annotated, Any, Literal, NoReturn, TypeVar
@@ -176,63 +177,12 @@ def lesson_parser(doc: str | None, prog: str) -> LessonParser:
     """
     description = (doc or "").strip().splitlines()[0] if doc else None
     parser = LessonParser(prog=prog, description=description)
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    seed = _parse_value(int, Range(0), "--seed")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--quick", action="store_true", help="a seconds-long run with a small budget (smoke test)"
     )
     return parser
-
-
-def _int_at_least(text: str, low: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """Argparse type: an integer >= 1 (budgets such as ``--episodes``)."""
-    return _int_at_least(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    """Argparse type: an integer >= 0 (seeds)."""
-    return _int_at_least(text, 0)
-
-
-def float_in_range(low: float, high: float) -> Any:
-    """Argparse type factory: a float in ``[low, high]`` (for example ε in [0, 1]).
-
-    Returns:
-        A function argparse calls on the argument's text.
-    """
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be a number in [{low:g}, {high:g}], got {text!r}"
-            ) from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be in [{low:g}, {high:g}], got {value:g}")
-        return value
-
-    return parse
-
-
-def positive_float(text: str) -> float:
-    """Argparse type: a float > 0 (learning rates, temperatures)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {value:g}")
-    return value
 
 
 def progress(
@@ -318,7 +268,7 @@ class Range:
         return f"must be {self.describe()}, got {value:g}" if below or above else None
 
     def describe(self) -> str:
-        """The range in words: ``"an integer >= 1"``, ``"in [0, 1]"``, ``"> 0"``."""
+        """The range in words: ``">= 1"``, ``"in [0, 1]"``, ``"> 0"``."""
         if self.low is not None and self.high is not None:
             return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
         if self.low is not None:
@@ -350,10 +300,32 @@ def _help_comments(cls: type) -> dict[str, str]:
     return helps
 
 
-def _parse_value(kind: type, bounds: Range | None, flag: str) -> Callable[[str], Any]:
-    """The argparse ``type=`` for one field: convert the text, then check the range."""
+def _unwrap(kind: Any) -> tuple[Any, Range | None]:
+    """A field's type without ``| None`` and ``Annotated[...]``, and its Range if it has one."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(kind) if a is not type(None)]
+        kind = rest[0] if len(rest) == 1 else kind  # ``X | None``: the flag reads an X
+    if typing.get_origin(kind) is Annotated:
+        kind, *extras = typing.get_args(kind)
+        return kind, next((e for e in extras if isinstance(e, Range)), None)
+    return kind, None
+
+
+def _allowed(kind: Any, bounds: Range | None) -> str:
+    """What a value may be, in words: ``"in [0, 1]"``, ``"one of a, b"``, or ``""``."""
+    if typing.get_origin(kind) is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(kind)))
+    return bounds.describe() if bounds else ""
+
+
+def _parse_value(kind: Any, bounds: Range | None, flag: str) -> Callable[[str], Any]:
+    """The argparse ``type=`` for one value: convert the text, then check the range or choices."""
 
     def parse(text: str) -> Any:
+        if typing.get_origin(kind) is Literal:
+            if text not in typing.get_args(kind):
+                raise argparse.ArgumentTypeError(f"must be {_allowed(kind, None)}, got {text!r}")
+            return text
         try:
             value = kind(text)
         except ValueError:
@@ -365,6 +337,59 @@ def _parse_value(kind: type, bounds: Range | None, flag: str) -> Callable[[str],
 
     parse.__name__ = flag  # argparse names the type in some messages
     return parse
+
+
+def _parse_list(item: Callable[[str], Any], allowed: str) -> Callable[[str], list[Any]]:
+    """The argparse ``type=`` for one word of a list flag: ``"a,b"`` is two items, each checked."""
+
+    def parse(text: str) -> list[Any]:
+        items = [piece.strip() for piece in text.split(",")]
+        if not all(items):
+            each = f", each {allowed}," if allowed else ""
+            raise argparse.ArgumentTypeError(
+                f"has an empty item in {text!r}: separate items{each} by commas or spaces"
+            )
+        return [item(piece) for piece in items]
+
+    parse.__name__ = item.__name__
+    return parse
+
+
+class _TupleAction(argparse.Action):
+    """Store a list flag's items as one tuple: ``--x 1,2 3`` gives ``(1, 2, 3)``."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        setattr(namespace, self.dest, tuple(item for word in values for item in word))
+
+
+def _flag_options(kind: Any, bounds: Range | None, default: Any, text: str, flag: str) -> dict:
+    """How argparse reads one Config field (``type``, ``choices`` ...); empty: no flag."""
+    if kind is bool:
+        return {"action": argparse.BooleanOptionalAction, "help": f"{text} (default: {default})"}
+    if typing.get_origin(kind) is Literal:
+        return {"choices": typing.get_args(kind), "help": f"{text} (default: {default})"}
+    if kind in (int, float, str):
+        where = f"; {bounds.describe()}" if bounds else ""
+        return {
+            "type": _parse_value(kind, bounds, flag),
+            "metavar": kind.__name__.upper(),
+            "help": f"{text} (default: {default}{where})",
+        }
+    item, *rest = typing.get_args(kind) or (None,)
+    if typing.get_origin(kind) is not tuple or rest != [Ellipsis]:
+        return {}  # fixed-length tuples, nested configs ...: no flag
+    item, item_bounds = _unwrap(item)
+    if not _flag_options(item, item_bounds, None, "", flag).keys() & {"type", "choices"}:
+        return {}  # a tuple of bools, or of tuples
+    allowed = _allowed(item, item_bounds)
+    return {
+        "type": _parse_list(_parse_value(item, item_bounds, flag), allowed),
+        "nargs": "+",
+        "action": _TupleAction,
+        "metavar": item.__name__.upper() if item in (int, float, str) else "CHOICE",
+        "help": f"{text} (default: {','.join(map(str, default))}; each {allowed or 'any'}; "
+        "separate by commas or spaces)",
+    }
 
 
 def config_parser(
@@ -380,8 +405,10 @@ def config_parser(
 
     The flag is the field name with dashes (``eval_episodes`` -> ``--eval-episodes``); its
     type, default and allowed range come from the field's annotation (``PosInt``, ``Prob``,
-    ``bool``, ``Literal[...]`` ...) and its help from the comment after the field. Fields whose
-    type is not a plain int, float, str, bool or Literal (tuples, nested configs) get no flag.
+    ``bool``, ``Literal[...]``, ``X | None``, ``tuple[X, ...]`` ...) and its help from the
+    comment after the field. A ``tuple[X, ...]`` field reads a list, its items separated by
+    commas or spaces (``--methods grpo,dpo`` or ``--epsilons 0 0.1``), and checks each item
+    as an X. Fields of other types (fixed-length tuples, nested configs) get no flag.
 
     Args:
         config_cls: The lesson's ``Config`` dataclass.
@@ -406,32 +433,13 @@ def config_parser(
     for f in dataclasses.fields(config_cls):
         if f.name in skip or f.name == "seed" or not f.init:
             continue
-        kind, bounds = hints[f.name], None
-        if typing.get_origin(kind) is Annotated:
-            kind, *extras = typing.get_args(kind)
-            bounds = next((e for e in extras if isinstance(e, Range)), None)
-        default = f.default
         names = [f"--{f.name.replace('_', '-')}"]
         if aliases and f.name in aliases:
             names.append(aliases[f.name])
         text = helps.get(f.name, f.name.replace("_", " "))
-        options: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
-        if kind is bool:
-            options["action"] = argparse.BooleanOptionalAction
-            options["help"] = f"{text} (default: {default})"
-        elif typing.get_origin(kind) is Literal:
-            choices = typing.get_args(kind)
-            options |= {"choices": choices, "help": f"{text} (default: {default})"}
-        elif kind in (int, float, str):
-            where = f"; {bounds.describe()}" if bounds else ""
-            options |= {
-                "type": _parse_value(kind, bounds, names[0]),
-                "metavar": kind.__name__.upper(),
-            }
-            options["help"] = f"{text} (default: {default}{where})"
-        else:
-            continue
-        group.add_argument(*names, **options)
+        kind, bounds = _unwrap(hints[f.name])
+        if options := _flag_options(kind, bounds, f.default, text, names[0]):
+            group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, **options)
     return parser
 
 

@@ -31,9 +31,10 @@ class Config:
     n_answers: common.PosInt = 12  # answers, with hidden qualities spread evenly over [-2, 2]
     n_pairs: common.PosInt = 4000  # comparisons collected per noise level
     heldout_pairs: common.PosInt = 4000  # fresh comparisons the fitted model is scored on
-    temperatures: tuple[float, ...] = (0.5, 1.0, 2.0)  # annotator noise (higher = noisier)
+    temperatures: tuple[common.PosFloat, ...] = (0.5, 1.0, 2.0)  # annotator noise (higher: noisier)
     steps: common.PosInt = 300  # gradient steps of the Bradley-Terry fit
     lr: common.PosFloat = 0.1  # Adam step size of the fit
+    threads: common.PosInt = 1  # torch CPU threads: tiny tensors, extra threads only add overhead
 
 
 # --8<-- [end:config]
@@ -337,16 +338,13 @@ def command_line() -> argparse.ArgumentParser:
         aliases={"n_pairs": "--pairs"},
     )
     parser.add_argument("--plot", metavar="PATH", help="save the figure as a PNG")
-    parser.add_argument(
-        "--threads", type=common.positive_int, default=1, help="torch CPU threads (default 1)"
-    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Fit Bradley-Terry rewards from simulated annotators and print what they recover."""
     cfg, args = common.parse_config(command_line(), argv)
-    torch.set_num_threads(args.threads)  # tiny tensors: extra threads only add overhead
+    torch.set_num_threads(cfg.threads)
     with common.Stopwatch() as clock:
         results = noise_experiment(cfg, args.seed)
     if args.plot:

@@ -8,6 +8,7 @@ all read the lessons from here, so adding a lesson is its files and one entry in
 # --8<-- [start:manifest]
 from __future__ import annotations
 
+import ast
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -108,9 +109,21 @@ def days() -> tuple[Day, ...]:
 
 @cache
 def support_modules() -> tuple[Module, ...]:
-    """Modules that belong to no single lesson (shared helpers, the benchmark)."""
+    """Modules that belong to no single lesson (shared helpers, the benchmark, the views).
+
+    Each ``snippets/regenerate/views_*.py`` has an API page by that file name alone, titled by
+    its docstring's first line (``"The tables of chapter A: ..."``), after those listed.
+    """
     data = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
-    return tuple(Module(**m) for m in data.get("support", ()))
+    listed = tuple(Module(**m) for m in data.get("support", ()))
+    views = []
+    for path in sorted((ROOT / "snippets" / "regenerate").glob("views_*.py")):
+        line = (ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").split("\n")[0]
+        title = line.split(":")[0].rstrip(".")
+        views.append(
+            Module(f"regenerate.{path.stem}", f"Regenerate · {title[:1].lower()}{title[1:]}", line)
+        )
+    return listed + tuple(v for v in views if v.name not in {m.name for m in listed})
 
 
 def all_modules() -> tuple[Module, ...]:

@@ -6,14 +6,19 @@ import contextlib
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,33 +122,68 @@ def reader_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in TEST_ONLY_ENV}
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the whole site once per test session with ``mkdocs build --strict``.
+# The cold site build executes every lab, which takes minutes; most lesson tests keep torch to
+# one thread, so one core idles while they run. The build therefore starts in the background as
+# soon as the tests are collected, and the tests that read the built site run last.
+_BUILD: dict[str, object] = {}
 
+
+def _wants_the_site(item: pytest.Item) -> bool:
+    return "built_site" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    late = [item for item in items if _wants_the_site(item)]
+    items[:] = [item for item in items if not _wants_the_site(item)] + late
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the build when a selected test needs it (after -k and -m have deselected)."""
+    wanted = any(_wants_the_site(item) for item in session.items)
+    if not wanted or session.config.option.collectonly or os.environ.get("RL_COURSE_BUILT_SITE"):
+        return
+    site = Path(tempfile.mkdtemp(prefix="rl-course-site-"))
+    log = (site.parent / f"{site.name}.log").open("w")
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
+    # The environment a reader builds in: without the settings this file gives the lesson
+    # tests (a quiet RL_COURSE_PROGRESS, a headless MPLBACKEND), which must not hide what a
+    # reader's build puts into the labs. Tests serve the site at the root of a local port.
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=reader_env()
+    )
+    _BUILD.update(site=site, log=log, process=process)
+
+
+def pytest_sessionfinish() -> None:
+    if (process := _BUILD.get("process")) is not None and process.poll() is None:
+        process.kill()  # a run stopped early (-x, Ctrl-C) leaves no build behind
+    if (site := _BUILD.get("site")) is not None:
+        _BUILD["log"].close()
+        Path(_BUILD["log"].name).unlink(missing_ok=True)
+        shutil.rmtree(site, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """The whole site, built once per test session with ``mkdocs build --strict``.
+
+    The build started in the background when the tests were collected; this waits for it.
     ``RL_COURSE_BUILT_SITE=/path`` reuses a site you built yourself (handy while working on
     the browser test); CI never sets it.
     """
     if prebuilt := os.environ.get("RL_COURSE_BUILT_SITE"):
         return Path(prebuilt)
-    site = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        # The environment a reader builds in: without the settings this file gives the lesson
-        # tests (a quiet RL_COURSE_PROGRESS, a headless MPLBACKEND), which must not hide what
-        # a reader's build puts into the labs. Tests serve the site at the root of a local
-        # port, whatever the published URL is.
-        env=reader_env(),
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"mkdocs build --strict failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
-        )
-    return site
+    process, log = _BUILD["process"], _BUILD["log"]
+    try:
+        process.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("mkdocs build --strict took more than 15 minutes")
+    log.close()
+    if process.returncode != 0:
+        output = Path(log.name).read_text()
+        pytest.fail(f"mkdocs build --strict failed:\n{output[-12000:]}")
+    return _BUILD["site"]
 
 
 # Where the suite's time goes: the course budgets each chapter's share of `uv run pytest`,
@@ -217,3 +257,37 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield ray
     ray.shutdown()
+
+
+# ------------------------------------------- a tiny causal LM that TRL's trainers load (D3, D4)
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """D2's tiny GPT-2, saved where TRL's trainers can load it by folder name."""
+    import torch
+
+    from snippets import d2_rlhf_llm_with_pytorch as d2
+
+    torch.manual_seed(0)
+    model, tokenizer = d2.load_policy_and_tokenizer("tiny", d2.Config())
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def completion_logps(model: torch.nn.Module, ids: torch.Tensor, start: int) -> torch.Tensor:
+    """log π of tokens ``ids[:, start:]``, each predicted from the tokens before it."""
+    import torch
+
+    logits = model(input_ids=ids).logits[:, start - 1 : -1]
+    return torch.log_softmax(logits, -1).gather(-1, ids[:, start:, None]).squeeze(-1)
+
+
+def flat_grad(loss: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    """The gradient of ``loss`` for every trainable parameter of ``model``, as one vector."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
+    return torch.cat([g.flatten() for g in grads])

@@ -125,6 +125,7 @@ def test_main_in_process_on_4x4():
     "argv",
     [
         "--gamma 1.5",
+        "--gamma x",
         "--tol -1",
         "--world 3x3",
         "--gamma 1",

@@ -103,6 +103,11 @@ def test_cli_quick_prints_metrics_json():
     "argv",
     [
         "--epsilons 0.1 1.5",
+        "--epsilons 0.1,1.5",
+        "--epsilons 0.1,x",
+        "--epsilons ,",
+        "--epsilons",
+        "--bernoulli-means 0.9,2",
         "--runs -3",
         "--ucb-c 0",
     ],

@@ -193,7 +193,9 @@ def test_flags_come_from_the_config_and_win_over_the_preset():
     config, args = b3.parse(["--preset", "zoo", "--batch-size", "32", "--timesteps", "5000"])
     assert config.batch_size == 32  # given on the command line
     assert config.final_learning_rate == 2.3e-3  # from the zoo preset
-    assert config.total_timesteps == 5000 and args.seeds == 1
+    assert config.total_timesteps == 5000 and config.seeds == 1 and config.net_arch == (256, 256)
+    wider, _ = b3.parse(["--net-arch", "64", "64", "--seeds", "3"])
+    assert wider.net_arch == (64, 64) and wider.seeds == 3
     quick, _ = b3.parse(["--quick", "--target-update-interval", "1"])
     assert (quick.total_timesteps, quick.eval_freq, quick.target_update_interval) == (
         3_000,
@@ -211,6 +213,8 @@ def test_flags_come_from_the_config_and_win_over_the_preset():
         "--learning-rate 0",
         "--exploration-fraction 0",
         "--seeds 0",
+        "--net-arch 64,0",
+        "--net-arch ,",
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:

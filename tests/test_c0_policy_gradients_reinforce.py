@@ -140,6 +140,7 @@ def test_cli_quick_run_prints_metrics_and_writes_curve(tmp_path, capsys) -> None
         "--episodes 0",
         "--gamma 1.5",
         "--lr -1",
+        "--seeds 0",
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:

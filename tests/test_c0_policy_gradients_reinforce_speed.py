@@ -41,6 +41,7 @@ def test_quick_race_times_pytorch_and_both_jax_runs_on_the_same_episodes(tmp_pat
     [
         "--episodes 7",
         "--race fast",
+        "--seeds 0",
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:

@@ -195,6 +195,7 @@ def test_seeded_quick_cli_run_clearly_learns_and_writes_curve_plot_and_runs(tmp_
         "--timesteps 0",
         "--ent-coef 2",
         "--lr -1",
+        "--seeds 0",
         "--compare-curve /no/such.json",
         "--load-runs /no/such.json",
     ],

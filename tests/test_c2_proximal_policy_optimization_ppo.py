@@ -123,48 +123,5 @@ def test_cli_draws_the_figure_and_prints_metrics(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == metrics
 
 
-def _entry(kept: list[float], final: list[float], solved: list[int | None]) -> dict:
-    evals = [500.0, 300.0, 500.0]  # solved, unlearned once, relearned: 1 relapse of 2
-    runs = [
-        {
-            "metrics": {
-                "kept_mean_return": k,
-                "final_mean_return": f,
-                "first_solved_step": s,
-                "cpu_seconds": 30.0,
-                "eval_returns": evals,
-            }
-        }
-        for k, f, s in zip(kept, final, solved, strict=True)
-    ]
-    return {"runs": runs}
-
-
-def test_relapses_count_evaluations_below_the_bar_after_the_first_solve():
-    assert c2.relapses([100.0, 480.0, 300.0, 500.0, 474.9]) == (2, 3)
-    assert c2.relapses([100.0, 200.0]) == (0, 0)
-
-
-def test_variants_table_counts_kept_and_final_agents_per_seed():
-    entry = _entry(
-        [500, 500, 480, 470, 500], [500, 300, 500, 200, 500], [10_240, 20_480, None, 40_960, 15_360]
-    )
-    text = c2.render_variants(("c2", entry))
-    row = text.splitlines()[2]
-    assert row.startswith(
-        "| from scratch (this page) | 500 [480, 500] | 500 [300, 500] | 4 / 5 | 3 / 5 "
-    )
-    assert "4 seeds, at 10k–41k steps | 5 of 10 |" in row and "| 30 [30, 30] s |" in row
-
-
-def test_the_pages_tables_render_exactly_from_the_committed_benchmark_results():
-    results = json.loads(c2.RESULTS.read_text())
-    for file, text in c2.render_reports(results).items():
-        assert (c2.RESULTS.parent / file).read_text() == text, (
-            f"results/{file} is stale: run `uv run python -m snippets.c2_proximal_policy_optimization_ppo "
-            "--report results`"
-        )
-
-
 def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects) -> None:
     assert_rejects("c2_proximal_policy_optimization_ppo", "--clip-coef 1.5")

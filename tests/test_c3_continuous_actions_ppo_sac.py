@@ -181,13 +181,15 @@ def test_cli_quick_prints_one_json_line(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == metrics
 
 
-def test_the_pages_table_renders_exactly_from_the_committed_benchmark_results(tmp_path):
-    c3.from_benchmark(None, str(tmp_path))
-    committed = c3.c2_losses.RESULTS.parent / "c3_pendulum.md"
-    assert committed.read_text() == (tmp_path / "c3_pendulum.md").read_text(), (
-        "results/c3_pendulum.md is stale: run `uv run python -m snippets.c3_continuous_actions_ppo_sac "
-        "--report results`"
+def test_the_benchmark_figure_run_scores_a_random_torque_near_minus_1200_as_committed(tmp_path):
+    metrics = c3.from_benchmark(str(tmp_path / "curves.png"))
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    committed = json.loads((c3.BENCHMARK_JSON.parent / "runs" / "c3-benchmark.json").read_text())
+    assert metrics["random_seeds"] == committed["metrics"]["random_seeds"] == [0, 1, 2, 3, 4]
+    assert metrics["random_returns"] == pytest.approx(
+        committed["metrics"]["random_returns"], abs=1e-3
     )
+    assert -1300 < float(np.median(metrics["random_returns"])) < -1100
 
 
 @pytest.mark.parametrize(

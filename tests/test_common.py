@@ -1,4 +1,6 @@
 import json
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -48,30 +50,67 @@ def test_make_env_is_reproducible():
     ]
 
 
+@dataclass(frozen=True)
+class Demo:
+    """A Config with one field of each kind of flag."""
+
+    episodes: common.PosInt = 10  # episodes to run
+    lr: common.PosFloat = 0.1  # step size
+    gamma: common.Prob | None = None  # discount; None: the world's own
+    how: Literal["a", "b"] = "a"  # which way
+    epsilons: tuple[common.Prob, ...] = (0.0, 0.1)  # the agents' ε
+    methods: tuple[Literal["grpo", "best-of-n"], ...] = ("grpo",)  # which to run
+    shape: tuple[int, int] = (4, 6)  # fixed length: no flag
+
+
+def demo_parser() -> common.LessonParser:
+    return common.config_parser(Demo, "Demo lesson.\n\nMore.", prog="demo", quick={"episodes": 2})
+
+
 @pytest.mark.parametrize(
-    ("parse", "text", "message"),
+    ("argv", "message"),
     [
-        (common.positive_int, "0", "must be an integer >= 1, got 0"),
-        (common.positive_int, "x", "must be an integer >= 1, got 'x'"),
-        (common.non_negative_int, "-1", "must be an integer >= 0, got -1"),
-        (common.float_in_range(0, 1), "1.5", "must be in [0, 1], got 1.5"),
-        (common.positive_float, "-0.1", "must be a number > 0, got -0.1"),
+        ("--episodes 0", "argument --episodes: must be >= 1, got 0"),
+        ("--episodes x", "argument --episodes: must be an integer, got 'x'"),
+        ("--seed -1", "argument --seed: must be >= 0, got -1"),
+        ("--gamma 1.5", "argument --gamma: must be in [0, 1], got 1.5"),
+        ("--lr -0.1", "argument --lr: must be > 0, got -0.1"),
+        ("--epsilons 0.1 1.5", "argument --epsilons: must be in [0, 1], got 1.5"),
+        ("--epsilons 0.1,x", "argument --epsilons: must be a number, got 'x'"),
+        ("--epsilons 0.1,,0.2", "argument --epsilons: has an empty item in '0.1,,0.2'"),
+        ("--epsilons", "argument --epsilons: expected at least one argument"),
+        ("--methods grpo,ppo", "argument --methods: must be one of grpo, best-of-n, got 'ppo'"),
+        ("--shape 2", "unrecognized arguments: --shape 2"),
     ],
 )
-def test_argument_types_explain_the_allowed_range(parse, text, message):
-    with pytest.raises(Exception, match=message.replace("[", r"\[").replace("]", r"\]")):
-        parse(text)
-
-
-def test_parser_errors_are_one_line_and_exit_2(capsys):
-    parser = common.lesson_parser("Demo lesson.\n\nMore.", prog="demo")
-    parser.add_argument("--episodes", type=common.positive_int, default=10)
-    assert parser.parse_args([]).seed == 0 and parser.parse_args(["--quick"]).quick
+def test_a_bad_flag_is_one_line_naming_the_flag_and_what_it_allows(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        parser.parse_args(["--episodes", "-3"])
+        common.parse_config(demo_parser(), argv.split())
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["demo: error: argument --episodes: must be an integer >= 1, got -3 (see --help)"]
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("demo: error: ") and message in line and line.endswith("(see --help)")
+
+
+def test_flags_come_from_the_config_with_the_quick_preset_below_the_command_line():
+    parse = demo_parser()
+    assert common.parse_config(parse, [])[0] == Demo()
+    config, args = common.parse_config(parse, ["--quick", "--gamma", "0.5", "--how", "b"])
+    assert config == Demo(episodes=2, gamma=0.5, how="b") and args.seed == 0 and args.quick
+    assert common.parse_config(parse, ["--quick", "--episodes", "7"])[0].episodes == 7
+
+
+def test_a_list_flag_takes_commas_or_spaces_and_gives_a_tuple():
+    parse = demo_parser()
+    for argv in (
+        ["--epsilons", "0", "0.5", "1"],
+        ["--epsilons", "0,0.5,1"],
+        ["--epsilons", "0,0.5", "1"],
+    ):
+        assert common.parse_config(parse, argv)[0].epsilons == (0.0, 0.5, 1.0)
+    config, _ = common.parse_config(parse, ["--methods", "best-of-n,grpo"])
+    assert config.methods == ("best-of-n", "grpo")
+    help_text = parse.format_help()
+    assert "--epsilons FLOAT [FLOAT ...]" in help_text and "--shape" not in help_text
 
 
 def test_emit_metrics_prints_one_rounded_json_line(capsys):

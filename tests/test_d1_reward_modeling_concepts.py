@@ -138,5 +138,9 @@ def test_cli_quick_prints_metrics(capsys):
     assert metrics["pairs"] == 500  # the --quick preset
 
 
-def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects) -> None:
-    assert_rejects("d1_reward_modeling_concepts", "--pairs 0")
+@pytest.mark.parametrize(
+    "argv",
+    ["--pairs 0", "--threads 0", "--temperatures 0.5,-1", "--temperatures 0.5,,1"],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:
+    assert_rejects("d1_reward_modeling_concepts", argv)

@@ -1,6 +1,5 @@
 import copy
 import json
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -11,9 +10,9 @@ from transformers import GenerationConfig
 
 from snippets import common
 from snippets import d2_rlhf_llm_with_pytorch as d2
-from snippets.d2_rlhf_llm_with_pytorch import report
 from snippets.d2_rlhf_llm_with_pytorch.__main__ import main as d2_main
 from snippets.d2_rlhf_llm_with_pytorch.__main__ import settings
+from snippets.regenerate import views_d
 
 TINY = d2_tiny()
 
@@ -292,20 +291,8 @@ def test_cli_quick_prints_the_headline_metrics_and_its_record_renders(tmp_path, 
         run["metrics"] == metrics
         and len(run["logs"]["kl"]["rm_score"]) == d2.QUICK["ppo_iterations"]
     )
-    numbers = report.render_numbers(run, seeds=[])
-    assert line in numbers  # the page shows the line exactly as printed
-
-
-def test_page_numbers_are_the_ones_the_committed_runs_render():
-    run = json.loads(report.RUN_JSON.read_text())
-    seeds = json.loads(report.BENCHMARK_JSON.read_text())["lessons"]["d2"]["runs"]
-    rendered = report.render_numbers(run, seeds)
-    assert rendered == report.NUMBERS_MD.read_text(), (
-        "the page's numbers are stale: run `uv run python -m snippets.d2_rlhf_llm_with_pytorch.report`"
-    )
-    page = (report.ROOT / "docs/D_rlhf/D2_rlhf_llm_with_pytorch.md").read_text()
-    sections = re.findall(r"\[start:([\w-]+)\]", rendered)
-    assert all(f'd2_rlhf_llm_with_pytorch.md:{name}"' in page for name in sections)
+    numbers = views_d.d2_sections(run, seeds=[])
+    assert line in numbers["run-output"]  # the page shows the line exactly as printed
 
 
 def test_the_tiny_model_defaults_to_the_cpu_and_gpt2_to_an_accelerator(monkeypatch):

@@ -9,10 +9,9 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-from conftest import d2_tiny
+from conftest import completion_logps, d2_tiny, flat_grad
 
 from snippets import common
-from snippets import d2_rlhf_llm_with_pytorch as d2
 from snippets.d3_grpo_rloo_and_dpo import exact, losses, methods, rlvr
 
 
@@ -40,6 +39,17 @@ def test_rloo_baseline_leaves_each_sample_out_of_its_own_mean() -> None:
     assert adv.tolist() == pytest.approx([2 / 3, -2 / 3, -2 / 3, 2 / 3])
     grpo_unscaled = losses.group_advantages(rewards, 4, scale="none")
     assert torch.allclose(adv, grpo_unscaled * 4 / 3)  # G / (G - 1) times the centred reward
+
+
+def test_rloo_kl_penalty_takes_beta_times_the_summed_log_ratio_off_each_reward() -> None:
+    rewards = torch.tensor([1.0, 0.0])
+    logprobs = torch.log(torch.tensor([[0.5, 0.5, 0.9], [0.2, 0.9, 0.9]]))
+    ref = torch.log(torch.tensor([[0.25, 0.5, 0.1], [0.4, 0.9, 0.9]]))
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # the padding's ratio must not count
+    penalized = losses.kl_penalized_rewards(rewards, logprobs, ref, mask, beta=0.5)
+    # completion 0: log(0.5/0.25) + log(0.5/0.5) = log 2; completion 1: log(0.2/0.4) = -log 2
+    assert penalized.tolist() == pytest.approx([1 - 0.5 * math.log(2), 0.5 * math.log(2)])
+    assert losses.kl_penalized_rewards(rewards, logprobs, ref, mask, beta=0.0).tolist() == [1, 0]
 
 
 def test_k3_kl_matches_its_formula_and_is_never_negative() -> None:
@@ -153,29 +163,6 @@ def test_on_sequences_only_summed_k1_as_a_reward_gives_the_reverse_kl_gradient()
 
 
 # ---------------------------------------------------------------- the same numbers as TRL
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    torch.manual_seed(0)
-    model, tokenizer = d2.load_policy_and_tokenizer("tiny", d2.Config())
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
-
-
-def _completion_logps(model: torch.nn.Module, ids: torch.Tensor, start: int) -> torch.Tensor:
-    """log π of tokens ids[:, start:], each predicted from the tokens before it."""
-    logits = model(input_ids=ids).logits[:, start - 1 : -1]
-    return torch.log_softmax(logits, -1).gather(-1, ids[:, start:, None]).squeeze(-1)
-
-
-def _flat_grad(loss: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
-    params = [p for p in model.parameters() if p.requires_grad]
-    grads = torch.autograd.grad(loss, params, allow_unused=True)
-    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
-    return torch.cat([g.flatten() for g in grads])
-
-
 @pytest.mark.parametrize(
     ("how", "correction"), [("grpo", True), ("dapo", True), ("dr_grpo", True), ("dapo", False)]
 )
@@ -208,16 +195,16 @@ def test_our_grpo_loss_and_its_gradient_equal_trls(
         for p in model.parameters():  # move the policy away from the reference
             p.add_(0.05 * torch.randn(p.shape, generator=g))
         ids = torch.cat([prompt, completion], 1)
-        ref = _completion_logps(trainer.ref_model, ids, 3)
-        fresh = _completion_logps(model, ids, 3)  # the ratio is exactly 1 ...
+        ref = completion_logps(trainer.ref_model, ids, 3)
+        fresh = completion_logps(model, ids, 3)  # the ratio is exactly 1 ...
         stale = fresh - 0.1 * torch.rand(4, 6, generator=g)  # ... or samples a step old
 
     def ours(old: torch.Tensor, ratio_correction: bool) -> tuple[torch.Tensor, torch.Tensor]:
         loss, _ = losses.grpo_loss(
-            _completion_logps(model, ids, 3), old, advantages, mask, ref_logprobs=ref, beta=0.5,
+            completion_logps(model, ids, 3), old, advantages, mask, ref_logprobs=ref, beta=0.5,
             epsilon=0.2, how=how, max_len=6, kl_ratio_correction=ratio_correction,
         )  # fmt: skip
-        return loss, _flat_grad(loss, model)
+        return loss, flat_grad(loss, model)
 
     for old in (stale, fresh):
         inputs = {
@@ -226,7 +213,7 @@ def test_our_grpo_loss_and_its_gradient_equal_trls(
             "old_per_token_logps": old, "ref_per_token_logps": ref, "num_items_in_batch": mask.sum(),
         }  # fmt: skip
         theirs = trainer._compute_loss(model, inputs)
-        theirs_grad = _flat_grad(theirs, model)
+        theirs_grad = flat_grad(theirs, model)
         loss, grad = ours(old, correction)
         assert loss.item() == pytest.approx(theirs.item(), abs=1e-6)
         assert (grad - theirs_grad).abs().max().item() < 1e-6
@@ -264,8 +251,8 @@ def test_our_dpo_loss_equals_trls_to_1e_5(tiny_model_dir: str) -> None:
             "completion_mask": completion_mask,
         }
         theirs = trainer._compute_loss(model, inputs, return_outputs=False)
-        policy = _completion_logps(model, ids, 3).sum(1)
-        ref = _completion_logps(trainer.ref_model, ids, 3).sum(1)
+        policy = completion_logps(model, ids, 3).sum(1)
+        ref = completion_logps(trainer.ref_model, ids, 3).sum(1)
         ours, _, _ = losses.dpo_loss(policy[:2], policy[2:], ref[:2], ref[2:], beta=0.1)
     assert ours.item() == pytest.approx(float(theirs), abs=1e-5)
 
@@ -492,6 +479,9 @@ def test_best_of_n_kl_estimate_reaches_the_bound_without_ties() -> None:
     [
         "--epsilon 1.5",
         "--aggregation mean",
+        "--methods grpo,sft",
+        "--methods grpo,,dpo",
+        "--methods",
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects, argv: str) -> None:

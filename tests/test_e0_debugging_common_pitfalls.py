@@ -20,6 +20,7 @@ from snippets.e0_debugging_common_pitfalls import (
     tracking,
     truncation,
 )
+from snippets.e0_debugging_common_pitfalls.__main__ import main as e0_main
 
 CFG = base.Config()
 SMALL = replace(CFG, truncation_episodes=2, grad_batches=16, bandit_runs=400, bandit_steps=200)
@@ -212,20 +213,21 @@ def test_the_atlas_is_one_record_per_pitfall_module_in_page_order():
     assert e0.BY_NAME["autoreset"] is autoreset.PITFALL
 
 
-def test_the_page_numbers_are_the_committed_json_rendered_again():
-    # `python -m snippets.e0_debugging_common_pitfalls --results results` writes both files
+def test_the_committed_run_shows_every_symptom_and_every_fix():
+    # `python -m snippets.e0_debugging_common_pitfalls --results results` writes the JSON;
+    # tests/test_regenerate.py renders the page's numbers from it again
     metrics = json.loads(RESULTS.with_suffix(".json").read_text())
-    assert RESULTS.with_suffix(".md").read_text() == e0.render_report(metrics)
     for pitfall in e0.PITFALLS:  # the committed run shows every symptom and every fix
         broken, fixed = metrics[pitfall.name]["broken"], metrics[pitfall.name]["fixed"]
         assert broken != fixed, pitfall.name
 
 
-def test_write_results_renders_the_markdown_from_the_json_it_wrote(tmp_path):
+def test_write_results_writes_the_json_it_was_given_and_nothing_else(tmp_path):
     metrics = json.loads(RESULTS.with_suffix(".json").read_text())
-    md = e0.write_results(metrics, tmp_path)
-    assert json.loads((tmp_path / f"{e0.RESULTS_NAME}.json").read_text()) == metrics
-    assert md.read_text() == RESULTS.with_suffix(".md").read_text()
+    written = e0.write_results(metrics, tmp_path)
+    assert json.loads(written.read_text()) == metrics
+    assert written.read_text() == RESULTS.with_suffix(".json").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == [f"{e0.RESULTS_NAME}.json"]
 
 
 # ---- reading curves -----------------------------------------------------------------------
@@ -277,7 +279,7 @@ def test_unknown_tracking_backend_is_refused(tmp_path):
 
 # ---- the command ------------------------------------------------------------------------------
 def test_quick_run_prints_every_symptom_as_json_and_writes_the_same_numbers(tmp_path, capsys):
-    returned = e0.main(["--quick", "--results", str(tmp_path)])  # torch is already imported
+    returned = e0_main(["--quick", "--results", str(tmp_path)])  # torch is already imported
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics == returned
     assert json.loads((tmp_path / f"{e0.RESULTS_NAME}.json").read_text()) == metrics
@@ -286,12 +288,12 @@ def test_quick_run_prints_every_symptom_as_json_and_writes_the_same_numbers(tmp_
     assert metrics["truncation"]["broken"] < metrics["truncation"]["fixed"]
     assert metrics["autoreset"]["broken"] > 0 and metrics["autoreset"]["fixed"] == 0
     assert len(metrics["cem"]["solved_at_episode"]) == 2
-    assert (tmp_path / f"{e0.RESULTS_NAME}.md").read_text() == e0.render_report(metrics)
+    assert [p.name for p in tmp_path.iterdir()] == [f"{e0.RESULTS_NAME}.json"]  # JSON only
 
 
 def test_results_need_every_pitfall(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        e0.main(["--quick", "--pitfall", "seeding", "--results", str(tmp_path)])
+        e0_main(["--quick", "--pitfall", "seeding", "--results", str(tmp_path)])
     assert exit_info.value.code == 2 and "--results" in capsys.readouterr().err
 
 

@@ -1,5 +1,11 @@
-"""The numbers on the pages are exactly what the committed records render to (fast: < 1 s)."""
+"""The numbers on the pages are exactly what the committed records render to.
 
+This is the one staleness test of the course: every Markdown file a page includes from
+``results/`` is a view of ``snippets/regenerate/``, rendered again here from its records.
+"""
+
+import ast
+import importlib
 import json
 import re
 from pathlib import Path
@@ -8,14 +14,42 @@ import pytest
 from conftest import ROOT, run_main
 
 from snippets import regenerate
+from snippets.regenerate import views_c
 from snippets.regenerate.__main__ import main as regenerate_main
 
 DOCS = ROOT / "docs"
-INCLUDED = re.compile(r'^\s*--8<--\s+"results/runs/(?P<name>[\w-]+)\.md"\s*$', re.M)
+INCLUDED = re.compile(r'^\s*--8<--\s+"results/(?P<path>[^":]+\.md)(?::(?P<section>[\w-]+))?"', re.M)
+SECTION = re.compile(r"\[start:([\w-]+)\]")
+
+
+def includes() -> list[tuple[str, str, str | None]]:
+    """Every ``(page, path under results/, section)`` a page includes from ``results/``."""
+    return [
+        (str(page.relative_to(DOCS)), m["path"], m["section"])
+        for page in sorted(DOCS.rglob("*.md"))
+        for m in INCLUDED.finditer(page.read_text())
+    ]
 
 
 def included_views() -> set[str]:
-    return {m["name"] for page in DOCS.rglob("*.md") for m in INCLUDED.finditer(page.read_text())}
+    return {path.removeprefix("runs/").removesuffix(".md") for _, path, _ in includes()}
+
+
+def test_every_markdown_file_a_page_includes_from_results_is_a_view_and_its_sections_exist():
+    for page, path, section in includes():
+        assert path.startswith("runs/"), f"{page} includes results/{path}, which no view writes"
+        name = path.removeprefix("runs/").removesuffix(".md")
+        assert name in regenerate.VIEWS, f"{page} includes results/{path}, which no view writes"
+        if section:
+            text = (regenerate.RUNS_DIR / f"{name}.md").read_text()
+            assert section in SECTION.findall(text), f"{page}: no section {section} in {path}"
+
+
+def test_every_section_a_view_renders_is_included_on_a_page():
+    shown = {(path, section) for _, path, section in includes() if section}
+    for name in included_views():
+        for section in SECTION.findall((regenerate.RUNS_DIR / f"{name}.md").read_text()):
+            assert (f"runs/{name}.md", section) in shown, f"results/runs/{name}.md:{section}"
 
 
 @pytest.mark.parametrize("view", sorted(included_views()))
@@ -191,3 +225,76 @@ def test_d3_frontier_is_drawn_from_the_benchmark_only_once_d3_entries_exist(tmp_
 
 def test_bad_input_exits_2_with_one_line_naming_the_flag(assert_rejects) -> None:
     assert_rejects("regenerate", "--run no-such-run")
+
+
+def test_views_are_collected_from_every_views_module_in_file_name_order():
+    modules = sorted(p.stem for p in (ROOT / "snippets" / "regenerate").glob("views_*.py"))
+    assert modules[0] == "views_a" and modules[-1] == "views_results"  # the course, then results
+    found = [importlib.import_module(f"snippets.regenerate.{m}").VIEWS for m in modules]
+    assert list(regenerate.VIEWS) == [name for views in found for name in views]
+    names = list(regenerate.VIEWS)
+    assert names.index("a2") < names.index("b0-testbed") < names.index("c0") < names.index("d1")
+
+
+# Markdown made from a run is made in snippets/regenerate/ and nowhere else.
+MARKDOWN = re.compile(r"^\|[ -]|<!--")  # a table row or its rule, or an HTML comment
+
+
+def markdown_writers(path: Path) -> list[int]:
+    """Lines of a module with a string that starts a Markdown table row or a section marker."""
+    strings = (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant))
+    return [n.lineno for n in strings if isinstance(n.value, str) and MARKDOWN.search(n.value)]
+
+
+def test_only_the_regenerate_package_renders_markdown_from_runs():
+    outside = {
+        str(p.relative_to(ROOT)): lines
+        for p in sorted((ROOT / "snippets").rglob("*.py"))
+        if "regenerate" not in p.parts and (lines := markdown_writers(p))
+    }
+    assert outside == {}
+    assert markdown_writers(ROOT / "snippets" / "regenerate" / "helpers.py")  # the check sees them
+
+
+def test_no_command_a_page_quotes_writes_markdown():
+    # Markdown made from runs is written only as results/runs/<view>.md, by the views
+    assert sorted(p.name for p in (ROOT / "results").glob("*.md")) == []
+    written = {p.stem for p in regenerate.RUNS_DIR.glob("*.md")}
+    assert written <= set(regenerate.VIEWS), written - set(regenerate.VIEWS)
+    for run in regenerate.RUNS.values():
+        assert "--report" not in run.args and not any(a.endswith(".md") for a in run.args), run
+
+
+# C2's tables: PPO's variants over seeds, and what "relapse" counts.
+def c2_entry(kept: list[float], final: list[float], solved: list[int | None]) -> dict:
+    evals = [500.0, 300.0, 500.0]  # solved, unlearned once, relearned: 1 relapse of 2
+    runs = [
+        {
+            "metrics": {
+                "kept_mean_return": k,
+                "final_mean_return": f,
+                "first_solved_step": s,
+                "cpu_seconds": 30.0,
+                "eval_returns": evals,
+            }
+        }
+        for k, f, s in zip(kept, final, solved, strict=True)
+    ]
+    return {"runs": runs}
+
+
+def test_relapses_count_evaluations_below_the_bar_after_the_first_solve():
+    assert views_c.relapses([100.0, 480.0, 300.0, 500.0, 474.9]) == (2, 3)
+    assert views_c.relapses([100.0, 200.0]) == (0, 0)
+
+
+def test_c2_variants_table_counts_kept_and_final_agents_per_seed():
+    entry = c2_entry(
+        [500, 500, 480, 470, 500], [500, 300, 500, 200, 500], [10_240, 20_480, None, 40_960, 15_360]
+    )
+    text = views_c.view_c2_variants(("c2", entry))
+    row = text.splitlines()[2]
+    assert row.startswith(
+        "| from scratch (this page) | 500 [480, 500] | 500 [300, 500] | 4 / 5 | 3 / 5 "
+    )
+    assert "4 seeds, at 10k–41k steps | 5 of 10 |" in row and "| 30 [30, 30] s |" in row

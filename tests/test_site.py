@@ -290,7 +290,10 @@ def test_no_measured_number_is_typed_into_page_prose() -> None:
 
 def test_the_results_page_leads_with_the_measured_table_and_keeps_the_machinery_below() -> None:
     text = (DOCS / "results.md").read_text(encoding="utf-8")
-    table, machinery = text.find('--8<-- "results/table.md"'), text.find("snippets/benchmark.py")
+    table, machinery = (
+        text.find('--8<-- "results/runs/benchmark.md"'),
+        text.find("snippets/benchmark.py"),
+    )
     figure = text.find("![")
     assert 0 < table < figure < machinery, "the table and figures come before the code"
 

@@ -78,66 +78,35 @@ def _eval_one_backup(mdp: MDP, policy: np.ndarray) -> np.ndarray:
     return np.where(mdp.terminal, 0.0, r_pi + mdp.gamma * P_pi @ np.where(mdp.terminal, 0.0, r_pi))
 
 
-def _sweeps(mdp: MDP, tol: float, max_sweeps: int, backup, stop, count_from: int = 1):
-    """Value iteration with a pluggable backup and stopping test (the mutants' skeleton)."""
+def _vi(mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000, *, wrong: str = ""):
+    """value_iteration with the mistake ``wrong`` names.
+
+    Mistakes:
+        mean: average over actions (that evaluates the random policy)
+        terminal: let the terminal state keep a value
+        no_abs: test convergence without abs, so a value that falls stops the loop
+        count_from_zero: count the sweeps from 0 (one too few)
+        min: take the min over actions instead of the max
+        fixed_tol: ignore tol (always stop at 1e-10)
+        no_limit: ignore max_sweeps (loop until the values settle)
+    """
+    tol = 1e-10 if wrong == "fixed_tol" else tol
+    max_sweeps = 100_000 if wrong == "no_limit" else max_sweeps
+    first = 0 if wrong == "count_from_zero" else 1
     v = np.zeros(mdp.n_states)
-    for sweep in range(count_from, max_sweeps + count_from):
-        v_new = backup(v)
-        if stop(v_new, v, tol):
+    for sweep in range(first, max_sweeps + first):
+        q = q_values(mdp, v)
+        v_new = {"mean": q.mean, "min": q.min}.get(wrong, q.max)(axis=1)
+        if wrong != "terminal":
+            v_new = np.where(mdp.terminal, 0.0, v_new)
+        change = v_new - v if wrong == "no_abs" else np.abs(v_new - v)
+        if np.max(change) < tol:
             return v_new, sweep
         v = v_new
     raise RuntimeError(f"value iteration did not converge in {max_sweeps} sweeps")
 
 
-def _terminal_zero(mdp: MDP, values: np.ndarray) -> np.ndarray:
-    return np.where(mdp.terminal, 0.0, values)
-
-
-def _abs_stop(v_new: np.ndarray, v: np.ndarray, tol: float) -> bool:
-    return bool(np.max(np.abs(v_new - v)) < tol)
-
-
-@MUTANTS.add("value_iteration", "average over actions (that evaluates the random policy)")
-def _vi_mean(mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000):
-    backup = lambda v: _terminal_zero(mdp, q_values(mdp, v).mean(axis=1))  # noqa: E731
-    return _sweeps(mdp, tol, max_sweeps, backup, _abs_stop)
-
-
-@MUTANTS.add("value_iteration", "let the terminal state keep a value")
-def _vi_terminal(mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000):
-    return _sweeps(mdp, tol, max_sweeps, lambda v: q_values(mdp, v).max(axis=1), _abs_stop)
-
-
-@MUTANTS.add(
-    "value_iteration", "test convergence without abs, so a value that falls stops the loop"
-)
-def _vi_no_abs(mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000):
-    backup = lambda v: _terminal_zero(mdp, q_values(mdp, v).max(axis=1))  # noqa: E731
-    return _sweeps(mdp, tol, max_sweeps, backup, lambda new, old, tol: np.max(new - old) < tol)
-
-
-@MUTANTS.add("value_iteration", "count the sweeps from 0 (one too few)")
-def _vi_count_from_zero(mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000):
-    backup = lambda v: _terminal_zero(mdp, q_values(mdp, v).max(axis=1))  # noqa: E731
-    return _sweeps(mdp, tol, max_sweeps, backup, _abs_stop, count_from=0)
-
-
-@MUTANTS.add("value_iteration", "take the min over actions instead of the max")
-def _vi_min(mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000):
-    backup = lambda v: _terminal_zero(mdp, q_values(mdp, v).min(axis=1))  # noqa: E731
-    return _sweeps(mdp, tol, max_sweeps, backup, _abs_stop)
-
-
-@MUTANTS.add("value_iteration", "ignore tol (always stop at 1e-10)")
-def _vi_fixed_tol(mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000):
-    backup = lambda v: _terminal_zero(mdp, q_values(mdp, v).max(axis=1))  # noqa: E731
-    return _sweeps(mdp, 1e-10, max_sweeps, backup, _abs_stop)
-
-
-@MUTANTS.add("value_iteration", "ignore max_sweeps (loop until the values settle)")
-def _vi_no_limit(mdp: MDP, tol: float = 1e-10, max_sweeps: int = 100_000):
-    backup = lambda v: _terminal_zero(mdp, q_values(mdp, v).max(axis=1))  # noqa: E731
-    return _sweeps(mdp, tol, 100_000, backup, _abs_stop)
+MUTANTS.flags("value_iteration", _vi)
 
 
 def _split(best: np.ndarray) -> np.ndarray:

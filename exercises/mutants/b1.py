@@ -9,109 +9,67 @@ from exercises.mutants import Mutants
 MUTANTS = Mutants()
 
 
-def _q_step(q, state, action, target, alpha):
+def _q(q, state, action, reward, next_state, terminated, alpha, gamma, *, wrong=""):
+    """q_update with the mistake ``wrong`` names.
+
+    Mistakes:
+        through_terminal: bootstrap through the terminal state (target r + gamma max Q(s'))
+        action_taken: bootstrap from Q(s', a) of the action taken instead of the max over a'
+        mean: use the mean of Q(s') instead of its max (that is expected SARSA)
+        no_alpha: forget the step size alpha
+        current_state: bootstrap from max Q(s) of the current state instead of Q(s')
+        return_value: return the new Q(s, a) instead of the TD error
+        no_gamma: forget the discount gamma
+    """
+    row = q[state] if wrong == "current_state" else q[next_state]
+    if wrong == "action_taken":
+        best = row[action]
+    else:
+        best = row.mean() if wrong == "mean" else row.max()
+    if terminated and wrong != "through_terminal":
+        target = reward
+    else:
+        target = reward + (1.0 if wrong == "no_gamma" else gamma) * best
     td = target - q[state, action]
-    q[state, action] += alpha * td
-    return float(td)
+    q[state, action] += (1.0 if wrong == "no_alpha" else alpha) * td
+    return float(q[state, action]) if wrong == "return_value" else float(td)
 
 
-@MUTANTS.add("q_update", "bootstrap through the terminal state (target r + gamma max Q(s'))")
-def _q_through_terminal(q, state, action, reward, next_state, terminated, alpha, gamma):
-    return _q_step(q, state, action, reward + gamma * q[next_state].max(), alpha)
+MUTANTS.flags("q_update", _q)
 
 
-@MUTANTS.add("q_update", "bootstrap from Q(s', a) of the action taken instead of the max over a'")
-def _q_action_taken(q, state, action, reward, next_state, terminated, alpha, gamma):
-    target = reward if terminated else reward + gamma * q[next_state, action]
-    return _q_step(q, state, action, target, alpha)
+def _td0(env, policy, episodes, alpha, gamma, rng, *, wrong=""):
+    """td0_prediction with the mistake ``wrong`` names.
 
-
-@MUTANTS.add("q_update", "use the mean of Q(s') instead of its max (that is expected SARSA)")
-def _q_mean(q, state, action, reward, next_state, terminated, alpha, gamma):
-    target = reward if terminated else reward + gamma * q[next_state].mean()
-    return _q_step(q, state, action, target, alpha)
-
-
-@MUTANTS.add("q_update", "forget the step size alpha")
-def _q_no_alpha(q, state, action, reward, next_state, terminated, alpha, gamma):
-    return _q_step(
-        q, state, action, reward if terminated else reward + gamma * q[next_state].max(), 1.0
-    )
-
-
-@MUTANTS.add("q_update", "bootstrap from max Q(s) of the current state instead of Q(s')")
-def _q_current_state(q, state, action, reward, next_state, terminated, alpha, gamma):
-    target = reward if terminated else reward + gamma * q[state].max()
-    return _q_step(q, state, action, target, alpha)
-
-
-@MUTANTS.add("q_update", "return the new Q(s, a) instead of the TD error")
-def _q_return_value(q, state, action, reward, next_state, terminated, alpha, gamma):
-    target = reward if terminated else reward + gamma * q[next_state].max()
-    _q_step(q, state, action, target, alpha)
-    return float(q[state, action])
-
-
-@MUTANTS.add("q_update", "forget the discount gamma")
-def _q_no_gamma(q, state, action, reward, next_state, terminated, alpha, gamma):
-    target = reward if terminated else reward + q[next_state].max()
-    return _q_step(q, state, action, target, alpha)
-
-
-def _td0(env, policy, episodes, alpha, gamma, rng, *, choose=None, bootstrap=None, stop=None):
-    """TD(0) with pluggable action choice, bootstrap rule and stopping rule."""
+    Mistakes:
+        through_terminal: bootstrap through the terminal state
+        cut_ends: treat the time-limit cut like a termination (no bootstrap)
+        argmax: take the most probable action instead of sampling one
+        uniform: draw actions uniformly, ignoring the policy's probabilities
+        no_stop_at_cut: stop only at terminated, not at truncated
+        no_gamma: forget the discount gamma
+    """
+    draw = {
+        "argmax": lambda p: int(np.argmax(p)),
+        "uniform": lambda p: int(rng.integers(len(p))),
+    }.get(wrong, lambda p: int(rng.choice(len(p), p=p)))
+    discount = 1.0 if wrong == "no_gamma" else gamma
     v = np.zeros(env.observation_space.n)
     for _ in range(episodes):
         state, _ = env.reset()
         done = False
         while not done:
-            if policy.ndim == 1:
-                action = int(policy[state])
-            elif choose is None:
-                action = int(rng.choice(len(policy[state]), p=policy[state]))
-            else:
-                action = choose(policy[state], rng)
+            action = int(policy[state]) if policy.ndim == 1 else draw(policy[state])
             next_state, reward, terminated, truncated, _ = env.step(action)
-            ends = terminated if bootstrap is None else bootstrap(terminated, truncated)
-            target = reward + (0.0 if ends else gamma * v[next_state])
-            v[state] += alpha * (target - v[state])
+            ends = terminated or (truncated and wrong == "cut_ends")
+            ends = ends and wrong != "through_terminal"
+            v[state] += alpha * (reward + (0.0 if ends else discount * v[next_state]) - v[state])
             state = next_state
-            done = (terminated or truncated) if stop is None else stop(terminated, truncated)
+            done = terminated or (truncated and wrong != "no_stop_at_cut")
     return v
 
 
-@MUTANTS.add("td0_prediction", "bootstrap through the terminal state")
-def _td0_through_terminal(env, policy, episodes, alpha, gamma, rng):
-    return _td0(env, policy, episodes, alpha, gamma, rng, bootstrap=lambda term, trunc: False)
-
-
-@MUTANTS.add("td0_prediction", "treat the time-limit cut like a termination (no bootstrap)")
-def _td0_cut_ends(env, policy, episodes, alpha, gamma, rng):
-    return _td0(
-        env, policy, episodes, alpha, gamma, rng, bootstrap=lambda term, trunc: term or trunc
-    )
-
-
-@MUTANTS.add("td0_prediction", "take the most probable action instead of sampling one")
-def _td0_argmax(env, policy, episodes, alpha, gamma, rng):
-    return _td0(env, policy, episodes, alpha, gamma, rng, choose=lambda p, rng: int(np.argmax(p)))
-
-
-@MUTANTS.add("td0_prediction", "draw actions uniformly, ignoring the policy's probabilities")
-def _td0_uniform(env, policy, episodes, alpha, gamma, rng):
-    return _td0(
-        env, policy, episodes, alpha, gamma, rng, choose=lambda p, rng: int(rng.integers(len(p)))
-    )
-
-
-@MUTANTS.add("td0_prediction", "stop only at terminated, not at truncated")
-def _td0_no_stop_at_cut(env, policy, episodes, alpha, gamma, rng):
-    return _td0(env, policy, episodes, alpha, gamma, rng, stop=lambda term, trunc: term)
-
-
-@MUTANTS.add("td0_prediction", "forget the discount gamma")
-def _td0_no_gamma(env, policy, episodes, alpha, gamma, rng):
-    return _td0(env, policy, episodes, alpha, 1.0, rng)
+MUTANTS.flags("td0_prediction", _td0)
 
 
 @MUTANTS.add("epsilon_greedy", "explore with probability 1 - epsilon")

@@ -9,35 +9,33 @@ from exercises.mutants import Mutants
 MUTANTS = Mutants()
 
 
-def _nstep(
-    rewards,
-    next_values,
-    terminated,
-    truncated,
-    gamma,
-    n,
-    *,
-    cross_cut=False,
-    cut_ends=False,
-    end_bootstrap=True,
-    honour_terminal=True,
-    short_power=False,
-    extra=0,
-):
-    """n_step_returns with the mistakes switched on by keyword flags."""
+def _n(rewards, next_values, terminated, truncated, gamma, n, *, wrong=""):
+    """n_step_returns with the mistake ``wrong`` names.
+
+    Mistakes:
+        cross_cut: run the sum across the time-limit cut into the next episode
+        cut_ends: treat the time-limit cut as a termination (no bootstrap there)
+        no_end_bootstrap: forget to bootstrap at the end of the rollout
+        through_terminal: bootstrap through the terminal state
+        short_power: discount the bootstrap value by gamma^(k-1), one power too few
+        extra: sum n + 1 rewards before bootstrapping (off by one)
+    """
+    honour_terminal, short_power = wrong != "through_terminal", wrong == "short_power"
+    if not honour_terminal:  # every ending becomes a cut, bootstrapped like one
+        truncated = np.maximum(terminated, truncated)
     T = len(rewards)
     returns = np.zeros(T)
     for t in range(T):
         g, discount = 0.0, 1.0
-        last = min(t + n + extra, T) - 1
+        last = min(t + n + (1 if wrong == "extra" else 0), T) - 1
         for k in range(t, last + 1):
             g += discount * rewards[k]
             if not short_power:
                 discount *= gamma
-            if (terminated[k] and honour_terminal) or (truncated[k] and cut_ends):
+            if (terminated[k] and honour_terminal) or (truncated[k] and wrong == "cut_ends"):
                 break
-            if (truncated[k] and not cross_cut) or k == last:
-                if k < T - 1 or end_bootstrap or k < last:
+            if (truncated[k] and wrong != "cross_cut") or k == last:
+                if k < T - 1 or wrong != "no_end_bootstrap" or k < last:
                     g += discount * next_values[k]
                 break
             if short_power:
@@ -46,170 +44,68 @@ def _nstep(
     return returns
 
 
-@MUTANTS.add("n_step_returns", "run the sum across the time-limit cut into the next episode")
-def _n_cross_cut(rewards, next_values, terminated, truncated, gamma, n):
-    return _nstep(rewards, next_values, terminated, truncated, gamma, n, cross_cut=True)
+MUTANTS.flags("n_step_returns", _n)
 
 
-@MUTANTS.add("n_step_returns", "treat the time-limit cut as a termination (no bootstrap there)")
-def _n_cut_ends(rewards, next_values, terminated, truncated, gamma, n):
-    return _nstep(rewards, next_values, terminated, truncated, gamma, n, cut_ends=True)
+def _gae(rewards, values, next_values, terminated, truncated, gamma, lam, *, wrong=""):
+    """gae_advantages with the mistake ``wrong`` names.
 
-
-@MUTANTS.add("n_step_returns", "forget to bootstrap at the end of the rollout")
-def _n_no_end_bootstrap(rewards, next_values, terminated, truncated, gamma, n):
-    return _nstep(rewards, next_values, terminated, truncated, gamma, n, end_bootstrap=False)
-
-
-@MUTANTS.add("n_step_returns", "bootstrap through the terminal state")
-def _n_through_terminal(rewards, next_values, terminated, truncated, gamma, n):
-    cut = np.maximum(terminated, truncated)
-    return _nstep(rewards, next_values, terminated, cut, gamma, n, honour_terminal=False)
-
-
-@MUTANTS.add("n_step_returns", "discount the bootstrap value by gamma^(k-1), one power too few")
-def _n_short_power(rewards, next_values, terminated, truncated, gamma, n):
-    return _nstep(rewards, next_values, terminated, truncated, gamma, n, short_power=True)
-
-
-@MUTANTS.add("n_step_returns", "sum n + 1 rewards before bootstrapping (off by one)")
-def _n_extra(rewards, next_values, terminated, truncated, gamma, n):
-    return _nstep(rewards, next_values, terminated, truncated, gamma, n, extra=1)
-
-
-def _gae(
-    rewards,
-    values,
-    next_values,
-    terminated,
-    truncated,
-    gamma,
-    lam,
-    *,
-    stop_at_cut=True,
-    cut_ends=False,
-    honour_terminal=True,
-    recursion_gamma=True,
-    use_values=False,
-    plus=True,
-):
-    """gae_advantages with the mistakes switched on by keyword flags."""
+    Mistakes:
+        across_cut: let the recursion run across the cut into the next episode
+        cut_ends: treat the cut as a termination (no bootstrap in its delta)
+        through_terminal: bootstrap through the terminal state
+        no_gamma: forget gamma in the recursion (decay by lambda alone)
+        values_shift: take V(S_{t+1}) from values[t + 1], which at a cut is the next
+            episode's first state
+        minus: return advantages - values as the returns
+    """
+    if wrong == "through_terminal":  # every ending becomes a cut, bootstrapped like one
+        truncated = np.maximum(np.asarray(terminated), np.asarray(truncated))
+        terminated = 0 * truncated
     rewards, values, next_values = (
         np.asarray(x, dtype=np.float64) for x in (rewards, values, next_values)
     )
     term = np.asarray(terminated, dtype=np.float64)
     trunc = np.asarray(truncated, dtype=np.float64)
-    ends = (term if honour_terminal else 0 * term) + (trunc if cut_ends else 0 * trunc)
-    cuts = trunc if stop_at_cut else 0 * trunc
+    ends = term + (trunc if wrong == "cut_ends" else 0 * trunc)
+    cuts = 0 * trunc if wrong == "across_cut" else trunc
+    decay = (1.0 if wrong == "no_gamma" else gamma) * lam
     advantages = np.zeros_like(rewards)
     running = np.zeros_like(rewards[0])
     for t in reversed(range(len(rewards))):
-        nxt = values[t + 1] if use_values and t + 1 < len(rewards) else next_values[t]
+        shifted = wrong == "values_shift" and t + 1 < len(rewards)
+        nxt = values[t + 1] if shifted else next_values[t]
         delta = rewards[t] + gamma * (1 - ends[t]) * nxt - values[t]
-        decay = (gamma if recursion_gamma else 1.0) * lam
         running = delta + decay * (1 - term[t]) * (1 - cuts[t]) * running
         advantages[t] = running
-    return advantages, advantages + values if plus else advantages - values
+    return advantages, advantages - values if wrong == "minus" else advantages + values
 
 
-@MUTANTS.add("gae_advantages", "let the recursion run across the cut into the next episode")
-def _gae_across_cut(rewards, values, next_values, terminated, truncated, gamma, lam):
-    return _gae(rewards, values, next_values, terminated, truncated, gamma, lam, stop_at_cut=False)
+MUTANTS.flags("gae_advantages", _gae)
 
 
-@MUTANTS.add("gae_advantages", "treat the cut as a termination (no bootstrap in its delta)")
-def _gae_cut_ends(rewards, values, next_values, terminated, truncated, gamma, lam):
-    return _gae(rewards, values, next_values, terminated, truncated, gamma, lam, cut_ends=True)
+def _a2c(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.0, *, wrong=""):
+    """actor_critic_loss with the mistake ``wrong`` names.
 
-
-@MUTANTS.add("gae_advantages", "bootstrap through the terminal state")
-def _gae_through_terminal(rewards, values, next_values, terminated, truncated, gamma, lam):
-    cut = np.maximum(np.asarray(terminated), np.asarray(truncated))
-    return _gae(rewards, values, next_values, 0 * cut, cut, gamma, lam)
-
-
-@MUTANTS.add("gae_advantages", "forget gamma in the recursion (decay by lambda alone)")
-def _gae_no_gamma(rewards, values, next_values, terminated, truncated, gamma, lam):
-    return _gae(
-        rewards, values, next_values, terminated, truncated, gamma, lam, recursion_gamma=False
-    )
-
-
-@MUTANTS.add(
-    "gae_advantages",
-    "take V(S_{t+1}) from values[t + 1], which at a cut is the next episode's first state",
-)
-def _gae_values_shift(rewards, values, next_values, terminated, truncated, gamma, lam):
-    return _gae(rewards, values, next_values, terminated, truncated, gamma, lam, use_values=True)
-
-
-@MUTANTS.add("gae_advantages", "return advantages - values as the returns")
-def _gae_minus(rewards, values, next_values, terminated, truncated, gamma, lam):
-    return _gae(rewards, values, next_values, terminated, truncated, gamma, lam, plus=False)
-
-
-def _a2c(
-    log_probs,
-    entropy,
-    values,
-    advantages,
-    returns,
-    vf_coef=0.5,
-    ent_coef=0.0,
-    *,
-    sign=-1.0,
-    half=False,
-    ent_sign=-1.0,
-    use_vf=True,
-    detach_adv=True,
-    detach_ret=True,
-):
-    """actor_critic_loss with the mistakes switched on by keyword flags."""
-    adv = advantages.detach() if detach_adv else advantages
-    ret = returns.detach() if detach_ret else returns
-    policy = sign * (adv * log_probs).mean()
-    value = ((values - ret) ** 2).mean() * (0.5 if half else 1.0)
+    Mistakes:
+        sign: forget the minus sign
+        half: halve the squared error (vf_coef = 0.5 already does)
+        ent_sign: add the entropy bonus instead of subtracting it
+        no_vf: forget vf_coef
+        adv_grad: forget to detach the advantages
+        ret_grad: forget to detach the returns
+        returns_weight: weight the log-probabilities by the returns instead of the
+            advantages
+    """
+    adv = returns if wrong == "returns_weight" else advantages
+    adv = adv if wrong == "adv_grad" else adv.detach()
+    ret = returns if wrong == "ret_grad" else returns.detach()
+    policy = (1.0 if wrong == "sign" else -1.0) * (adv * log_probs).mean()
+    value = ((values - ret) ** 2).mean() * (0.5 if wrong == "half" else 1.0)
     ent = entropy.mean()
-    loss = policy + (vf_coef if use_vf else 1.0) * value + ent_sign * ent_coef * ent
+    vf = 1.0 if wrong == "no_vf" else vf_coef
+    loss = policy + vf * value + (1.0 if wrong == "ent_sign" else -1.0) * ent_coef * ent
     return {"loss": loss, "policy": policy, "value": value, "entropy": ent}
 
 
-@MUTANTS.add("actor_critic_loss", "forget the minus sign")
-def _a2c_sign(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.0):
-    return _a2c(log_probs, entropy, values, advantages, returns, vf_coef, ent_coef, sign=1.0)
-
-
-@MUTANTS.add("actor_critic_loss", "halve the squared error (vf_coef = 0.5 already does)")
-def _a2c_half(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.0):
-    return _a2c(log_probs, entropy, values, advantages, returns, vf_coef, ent_coef, half=True)
-
-
-@MUTANTS.add("actor_critic_loss", "add the entropy bonus instead of subtracting it")
-def _a2c_ent_sign(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.0):
-    return _a2c(log_probs, entropy, values, advantages, returns, vf_coef, ent_coef, ent_sign=1.0)
-
-
-@MUTANTS.add("actor_critic_loss", "forget vf_coef")
-def _a2c_no_vf(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.0):
-    return _a2c(log_probs, entropy, values, advantages, returns, vf_coef, ent_coef, use_vf=False)
-
-
-@MUTANTS.add("actor_critic_loss", "forget to detach the advantages")
-def _a2c_adv_grad(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.0):
-    return _a2c(
-        log_probs, entropy, values, advantages, returns, vf_coef, ent_coef, detach_adv=False
-    )
-
-
-@MUTANTS.add("actor_critic_loss", "forget to detach the returns")
-def _a2c_ret_grad(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.0):
-    return _a2c(
-        log_probs, entropy, values, advantages, returns, vf_coef, ent_coef, detach_ret=False
-    )
-
-
-@MUTANTS.add(
-    "actor_critic_loss", "weight the log-probabilities by the returns instead of the advantages"
-)
-def _a2c_returns_weight(log_probs, entropy, values, advantages, returns, vf_coef=0.5, ent_coef=0.0):
-    return _a2c(log_probs, entropy, values, returns, returns, vf_coef, ent_coef)
+MUTANTS.flags("actor_critic_loss", _a2c)

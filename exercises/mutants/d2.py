@@ -52,93 +52,54 @@ def _lp_early(logits, input_ids, prompt_length, temperature):
     )
 
 
-@MUTANTS.add("kl_per_token", "subtract the other way round")
-def _kl_swapped(logprobs, ref_logprobs, kind="k1"):
-    log_ratio = ref_logprobs - logprobs
-    if kind == "k1":
-        return log_ratio
-    if kind == "k3":
-        return torch.expm1(-log_ratio) + log_ratio
-    raise ValueError(kind)
+def _kl(logprobs, ref_logprobs, kind="k1", *, wrong=""):
+    """kl_per_token with the mistake ``wrong`` names.
 
-
-@MUTANTS.add("kl_per_token", "take r = pi / pi_ref instead of pi_ref / pi")
-def _kl_k3_ratio(logprobs, ref_logprobs, kind="k1"):
-    log_ratio = logprobs - ref_logprobs
-    if kind == "k1":
-        return log_ratio
-    if kind == "k3":
-        return torch.expm1(log_ratio) - log_ratio
-    raise ValueError(kind)
-
-
-@MUTANTS.add("kl_per_token", "return k1 for any other kind instead of raising ValueError")
-def _kl_no_error(logprobs, ref_logprobs, kind="k1"):
-    log_ratio = logprobs - ref_logprobs
-    return torch.expm1(-log_ratio) + log_ratio if kind == "k3" else log_ratio
-
-
-@MUTANTS.add("kl_per_token", "use half the squared log-ratio (that is k2) for k3")
-def _kl_k2(logprobs, ref_logprobs, kind="k1"):
-    log_ratio = logprobs - ref_logprobs
-    if kind == "k1":
-        return log_ratio
-    if kind == "k3":
+    Mistakes:
+        swapped: subtract the other way round
+        k3_ratio: take r = pi / pi_ref instead of pi_ref / pi
+        no_error: return k1 for any other kind instead of raising ValueError
+        k2: use half the squared log-ratio (that is k2) for k3
+        abs: take |log pi - log pi_ref| for k1, to keep it non-negative
+    """
+    log_ratio = ref_logprobs - logprobs if wrong == "swapped" else logprobs - ref_logprobs
+    if kind == "k3" and wrong == "k2":
         return 0.5 * log_ratio**2
-    raise ValueError(kind)
-
-
-@MUTANTS.add("kl_per_token", "take |log pi - log pi_ref| for k1, to keep it non-negative")
-def _kl_abs(logprobs, ref_logprobs, kind="k1"):
-    log_ratio = logprobs - ref_logprobs
-    if kind == "k1":
-        return log_ratio.abs()
+    if kind == "k3" and wrong == "k3_ratio":
+        return torch.expm1(log_ratio) - log_ratio
     if kind == "k3":
         return torch.expm1(-log_ratio) + log_ratio
+    if kind == "k1" or wrong == "no_error":
+        return log_ratio.abs() if wrong == "abs" else log_ratio
     raise ValueError(kind)
 
 
-def _shaped(
-    scores, logprobs, ref_logprobs, mask, kl_coef, *, where="last", mask_kl=True, sign=-1.0
-):
-    """compute_rewards with the mistakes switched on by keyword flags."""
-    penalty = sign * kl_coef * (logprobs - ref_logprobs)
-    rewards = penalty * mask if mask_kl else penalty.clone()
-    rows = torch.arange(len(scores))
+MUTANTS.flags("kl_per_token", _kl)
+
+
+def _cr(scores, logprobs, ref_logprobs, mask, kl_coef, *, wrong=""):
+    """compute_rewards with the mistake ``wrong`` names.
+
+    Mistakes:
+        last_column: add the score on the last column instead of the last real token
+        kl_on_padding: leave the KL penalty on the padded tokens
+        kl_sign: add the KL term instead of subtracting it
+        first: add the score on the first token
+        past: add the score at index mask.sum(), one past the last real token
+    """
+    penalty = (1.0 if wrong == "kl_sign" else -1.0) * kl_coef * (logprobs - ref_logprobs)
+    rewards = penalty.clone() if wrong == "kl_on_padding" else penalty * mask
     lengths = mask.sum(dim=1).long()
     column = {
-        "last": lengths - 1,
-        "column": torch.full_like(lengths, mask.shape[1] - 1),
+        "last_column": torch.full_like(lengths, mask.shape[1] - 1),
         "first": torch.zeros_like(lengths),
         "past": lengths,
-    }[where]
-    rewards[rows, column] += scores
+    }.get(wrong, lengths - 1)
+    rewards[torch.arange(len(scores)), column] += scores
     return rewards
 
 
-@MUTANTS.add("compute_rewards", "add the score on the last column instead of the last real token")
-def _cr_last_column(scores, logprobs, ref_logprobs, mask, kl_coef):
-    return _shaped(scores, logprobs, ref_logprobs, mask, kl_coef, where="column")
-
-
-@MUTANTS.add("compute_rewards", "leave the KL penalty on the padded tokens")
-def _cr_kl_on_padding(scores, logprobs, ref_logprobs, mask, kl_coef):
-    return _shaped(scores, logprobs, ref_logprobs, mask, kl_coef, mask_kl=False)
-
-
-@MUTANTS.add("compute_rewards", "add the KL term instead of subtracting it")
-def _cr_kl_sign(scores, logprobs, ref_logprobs, mask, kl_coef):
-    return _shaped(scores, logprobs, ref_logprobs, mask, kl_coef, sign=1.0)
-
-
-@MUTANTS.add("compute_rewards", "add the score on the first token")
-def _cr_first(scores, logprobs, ref_logprobs, mask, kl_coef):
-    return _shaped(scores, logprobs, ref_logprobs, mask, kl_coef, where="first")
-
-
-@MUTANTS.add("compute_rewards", "add the score at index mask.sum(), one past the last real token")
-def _cr_past(scores, logprobs, ref_logprobs, mask, kl_coef):
-    return _shaped(scores, logprobs, ref_logprobs, mask, kl_coef, where="past")
+MUTANTS.flags("compute_rewards", _cr)
 
 
 @MUTANTS.add("compute_rewards", "add the score to every real token")
@@ -146,55 +107,29 @@ def _cr_every_token(scores, logprobs, ref_logprobs, mask, kl_coef):
     return -kl_coef * (logprobs - ref_logprobs) * mask + scores[:, None] * mask
 
 
-def _gae(
-    rewards,
-    values,
-    mask,
-    gamma,
-    lam,
-    *,
-    decay_gamma=True,
-    use_lam=True,
-    mask_values=True,
-    forwards=False,
-    mask_running=True,
-):
-    """compute_gae with the mistakes switched on by keyword flags."""
-    values = values * mask if mask_values else values
+def _gae(rewards, values, mask, gamma, lam, *, wrong=""):
+    """compute_gae with the mistake ``wrong`` names.
+
+    Mistakes:
+        no_gamma: forget gamma in the recursion
+        padded_value: bootstrap from the padded token's value
+        no_lam: forget lambda in the recursion
+        forwards: run the recursion forwards in time
+        padding: leave the advantages on padding (no mask in the recursion)
+    """
+    values = values if wrong == "padded_value" else values * mask
     advantages = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[:, 0])
     length = rewards.shape[1]
-    steps = range(length) if forwards else reversed(range(length))
-    for t in steps:
+    decay = (1.0 if wrong == "no_gamma" else gamma) * (1.0 if wrong == "no_lam" else lam)
+    for t in range(length) if wrong == "forwards" else reversed(range(length)):
         next_value = values[:, t + 1] if t + 1 < length else torch.zeros_like(running)
         delta = rewards[:, t] + gamma * next_value - values[:, t]
-        decay = (gamma if decay_gamma else 1.0) * (lam if use_lam else 1.0)
         running = delta + decay * running
-        running = running * mask[:, t] if mask_running else running
+        if wrong != "padding":
+            running = running * mask[:, t]
         advantages[:, t] = running
     return advantages, advantages + values
 
 
-@MUTANTS.add("compute_gae", "forget gamma in the recursion")
-def _gae_no_gamma(rewards, values, mask, gamma, lam):
-    return _gae(rewards, values, mask, gamma, lam, decay_gamma=False)
-
-
-@MUTANTS.add("compute_gae", "bootstrap from the padded token's value")
-def _gae_padded_value(rewards, values, mask, gamma, lam):
-    return _gae(rewards, values, mask, gamma, lam, mask_values=False)
-
-
-@MUTANTS.add("compute_gae", "forget lambda in the recursion")
-def _gae_no_lam(rewards, values, mask, gamma, lam):
-    return _gae(rewards, values, mask, gamma, lam, use_lam=False)
-
-
-@MUTANTS.add("compute_gae", "run the recursion forwards in time")
-def _gae_forwards(rewards, values, mask, gamma, lam):
-    return _gae(rewards, values, mask, gamma, lam, forwards=True)
-
-
-@MUTANTS.add("compute_gae", "leave the advantages on padding (no mask in the recursion)")
-def _gae_padding(rewards, values, mask, gamma, lam):
-    return _gae(rewards, values, mask, gamma, lam, mask_running=False)
+MUTANTS.flags("compute_gae", _gae)

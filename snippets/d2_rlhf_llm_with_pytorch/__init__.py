@@ -8,15 +8,13 @@ A complete, laptop-sized InstructGPT pipeline in five modules, read in this orde
 - ``ppo``: per-token rewards, GAE over tokens, the clipped update, the PPO loop;
 - ``pipeline``: pretraining, preference pairs, the reward model, evaluation, all stages;
 
-plus ``report`` (figures, the JSON record, the page's numbers) and ``__main__`` (the command
-line: ``python -m snippets.d2_rlhf_llm_with_pytorch``). Every public name is re-exported
-here, so ``from snippets import d2_rlhf_llm_with_pytorch as d2; d2.generate(...)`` works.
+plus ``report`` (figures and the JSON record) and ``__main__`` (the command line:
+``python -m snippets.d2_rlhf_llm_with_pytorch``). This file only re-exports every public name
+of the modules but ``__main__``, so ``from snippets import d2_rlhf_llm_with_pytorch as d2;
+d2.generate(...)`` works.
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import Any
 
 from snippets import common
 from snippets.d1_reward_modeling_concepts import RewardModel, position_ids_from_mask
@@ -61,6 +59,12 @@ from snippets.d2_rlhf_llm_with_pytorch.ppo import (
     score_rollout,
     train_ppo,
 )
+from snippets.d2_rlhf_llm_with_pytorch.report import (
+    NOT_SAVED,
+    plot_diagnostics,
+    plot_reward_hacking,
+    save_run,
+)
 from snippets.d2_rlhf_llm_with_pytorch.world import (
     ADJECTIVES,
     ADVERBS,
@@ -81,8 +85,9 @@ from snippets.d2_rlhf_llm_with_pytorch.world import (
     sample_review,
 )
 
-__all__ = [  # every public name of the lesson's modules, but those in LAZY below
+__all__ = [  # every public name of the lesson's modules, but __main__'s
     "ADJECTIVES",
+    "NOT_SAVED",
     "ADVERBS",
     "EOS",
     "HUB_MODEL",
@@ -126,6 +131,8 @@ __all__ = [  # every public name of the lesson's modules, but those in LAZY belo
     "ppo_update",
     "PreferenceData",
     "preference_loss",
+    "plot_diagnostics",
+    "plot_reward_hacking",
     "pretrain",
     "response_logprobs",
     "RewardModel",
@@ -134,29 +141,10 @@ __all__ = [  # every public name of the lesson's modules, but those in LAZY belo
     "run_pipeline",
     "sample_prompts",
     "sample_review",
+    "save_run",
     "score_rollout",
     "split_preferences",
     "text_quality",
     "train_ppo",
     "train_reward_model",
 ]
-
-
-LAZY = {  # imported on first use: python -m runs these modules, which must not be loaded yet
-    "main": "__main__",
-    "plot_reward_hacking": "report",
-    "plot_diagnostics": "report",
-    "save_run": "report",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import ``main`` and the report's functions on first use.
-
-    ``python -m snippets.d2_rlhf_llm_with_pytorch`` (and ``... .report``) run those modules
-    themselves, which the package must not have imported already (runpy warns if it has).
-    """
-    if name in LAZY:
-        module = importlib.import_module(f"{__name__}.{LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

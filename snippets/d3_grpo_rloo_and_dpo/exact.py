@@ -194,10 +194,11 @@ def compare(logits: torch.Tensor, ref_logits: torch.Tensor, policy: TokenLogprob
         value, grad = expected_estimate_and_gradient(logits, ref_logits, policy, kind)
         cosine = torch.nn.functional.cosine_similarity(grad.flatten(), reverse.flatten(), dim=0)
         found[kind] = {
-            "value": value, "cosine_reverse": cosine.item(),
+            "value": value,
+            "cosine_reverse": cosine.item(),
             "error_reverse": relative_error(grad, reverse),
             "error_forward": relative_error(grad, forward),
-        }  # fmt: skip
+        }
     return {"kl": kl, "estimators": found}
 
 

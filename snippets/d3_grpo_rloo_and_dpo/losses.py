@@ -74,6 +74,38 @@ def rloo_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
 # --8<-- [end:rloo-advantages]
 
 
+# --8<-- [start:rloo-kl-penalty]
+def kl_penalized_rewards(
+    rewards: torch.Tensor,
+    logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor,
+    mask: torch.Tensor,
+    beta: float,
+) -> torch.Tensor:
+    """RLOO's KL penalty: each reward minus β times its completion's summed log-ratio.
+
+    RLOO, as in its paper and in TRL's ``RLOOTrainer``, takes the KL to the reference off the
+    reward *before* the leave-one-out baseline, one number per completion; GRPO instead adds
+    k3 to the loss, per token. ``Σ_t (log π − log π_ref)`` is k1 summed over the completion:
+    in expectation, the sequence's KL(π‖π_ref).
+
+    Args:
+        rewards: One reward per completion, shape ``(completions,)``.
+        logprobs: log π of each sampled token under the policy that sampled it,
+            ``(completions, tokens)``, without grad.
+        ref_logprobs: log π_ref of the same tokens.
+        mask: 1 for completion tokens, 0 for padding.
+        beta: the weight of the penalty.
+
+    Returns:
+        The penalised rewards, same shape as ``rewards``: feed them to :func:`rloo_advantages`.
+    """
+    return rewards - beta * ((logprobs - ref_logprobs) * mask).sum(dim=1)
+
+
+# --8<-- [end:rloo-kl-penalty]
+
+
 # --8<-- [start:k3-kl]
 def k3_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     """Schulman's "k3" per-token KL estimate, ``exp(q - p) - (q - p) - 1``.

@@ -26,6 +26,9 @@ from snippets.d3_grpo_rloo_and_dpo import losses
 
 
 # --8<-- [start:config]
+Method = Literal["ppo", "grpo", "rloo", "dpo", "best-of-n"]
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of the four methods. The world's own settings are D2's ``Config``."""
@@ -47,7 +50,7 @@ class Config:
     dpo_lr: common.PosFloat = 1e-4  # Adam learning rate for DPO
     dpo_batch: common.PosInt = 32  # pairs per DPO step
     eval_every: common.PosInt = 10  # rounds (or DPO steps x 10) between frontier points
-    methods: str = "ppo,grpo,rloo,dpo,best-of-n"  # which to run, comma-separated
+    methods: tuple[Method, ...] = ("ppo", "grpo", "rloo", "dpo", "best-of-n")  # which to run
     threads: common.PosInt = 1  # torch CPU threads: one is fastest for the tiny model
 
 
@@ -143,8 +146,8 @@ def group_round(
     if baseline == "grpo":  # KL in the loss (below), rewards normalised per group
         advantages, beta = losses.group_advantages(rewards, cfg.group_size), cfg.beta
     else:  # RLOO as in its paper and TRL: the sequence's KL comes off the reward first
-        kl = ((old - ref) * mask).sum(dim=1)
-        advantages, beta = losses.rloo_advantages(rewards - cfg.beta * kl, cfg.group_size), 0.0
+        penalized = losses.kl_penalized_rewards(rewards, old, ref, mask, cfg.beta)
+        advantages, beta = losses.rloo_advantages(penalized, cfg.group_size), 0.0
     # minibatches of whole groups keep each group's advantages together
     groups = torch.arange(len(repeated)).view(-1, cfg.group_size)
     per_step = max(1, cfg.minibatch // cfg.group_size)
@@ -155,10 +158,17 @@ def group_round(
                 d2.lm_forward(lm, ids[mb], attn[mb])[0], ids[mb], p, temperature
             )
             loss, _ = losses.grpo_loss(
-                logprobs, old[mb], advantages[mb], mask[mb], ref_logprobs=ref[mb], beta=beta,
-                epsilon=cfg.epsilon, how=cfg.aggregation, max_len=world.config.max_new_tokens,
+                logprobs,
+                old[mb],
+                advantages[mb],
+                mask[mb],
+                ref_logprobs=ref[mb],
+                beta=beta,
+                epsilon=cfg.epsilon,
+                how=cfg.aggregation,
+                max_len=world.config.max_new_tokens,
                 kl_ratio_correction=cfg.kl_ratio_correction,
-            )  # fmt: skip
+            )
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(lm.parameters(), world.config.max_grad_norm)
@@ -349,8 +359,12 @@ def best_of_n_kl(world: World, ns: tuple[int, ...], seed: int) -> dict[int, dict
     out = {}
     for n, values in per_prompt.items():
         mean, sem = float(np.mean(values)), float(np.std(values, ddof=1)) / len(values) ** 0.5
-        out[n] = {"kl_sampled": mean, "kl_low": mean - 1.96 * sem, "kl_high": mean + 1.96 * sem,
-                  "distinct_share": float(np.mean(distinct))}  # fmt: skip
+        out[n] = {
+            "kl_sampled": mean,
+            "kl_low": mean - 1.96 * sem,
+            "kl_high": mean + 1.96 * sem,
+            "distinct_share": float(np.mean(distinct)),
+        }
     return out
 
 
@@ -401,10 +415,13 @@ def run_method(world: World, method: str, cfg: Config, seed: int) -> dict[str, A
         else:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     return {
-        "points": points, "final": points[-1], "seconds": clock.seconds,
-        "tokens_generated": points[-1].get("tokens", 0.0), "model_state_mb": model_state_mb(world, method),
+        "points": points,
+        "final": points[-1],
+        "seconds": clock.seconds,
+        "tokens_generated": points[-1].get("tokens", 0.0),
+        "model_state_mb": model_state_mb(world, method),
         **NEEDS[method],
-    }  # fmt: skip
+    }
 
 
 # --8<-- [end:run-method]

@@ -43,9 +43,17 @@ def plot_frontier(runs: list[dict[str, Any]], path: str | Path) -> str:
             finals.append((points[-1]["kl"], points[-1]["gold_gain_std"]))
         kl, gain = np.array(finals).T
         q = np.percentile(kl, [25, 50, 75]), np.percentile(gain, [25, 50, 75])
-        ax.errorbar(q[0][1], q[1][1], xerr=[[q[0][1] - q[0][0]], [q[0][2] - q[0][1]]],
-                    yerr=[[q[1][1] - q[1][0]], [q[1][2] - q[1][1]]], fmt="o", color=COLOURS[name],
-                    ms=7, capsize=3, label=f"{name.upper()} (final, median and IQR)")  # fmt: skip
+        ax.errorbar(
+            q[0][1],
+            q[1][1],
+            xerr=[[q[0][1] - q[0][0]], [q[0][2] - q[0][1]]],
+            yerr=[[q[1][1] - q[1][0]], [q[1][2] - q[1][1]]],
+            fmt="o",
+            color=COLOURS[name],
+            ms=7,
+            capsize=3,
+            label=f"{name.upper()} (final, median and IQR)",
+        )
     if runs[0].get("best_of_n"):
         kls = [p["kl"] for p in runs[0]["best_of_n"]]
         gains = np.median([[p["gold_gain_std"] for p in run["best_of_n"]] for run in runs], axis=0)
@@ -85,100 +93,35 @@ def plot_pass_at_k(result: dict[str, Any], path: str | Path) -> str:
 # --8<-- [end:pass-at-k-plot]
 
 
-# --8<-- [start:tables]
-NEEDS_COLUMNS = ("value_head", "reward_model", "reference", "sampling")
+# --8<-- [start:history-plot]
+def plot_history(result: dict, path: str | Path, title: str) -> str:
+    """The GRPO run step by step: the samples' pass rate, groups with no gradient, entropy."""
+    import matplotlib.pyplot as plt
+
+    common.use_course_style()
+    h = result["history"]
+    steps = np.arange(1, len(h["reward"]) + 1)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    axes[0].plot(steps, h["reward"])
+    axes[0].set_title("pass rate of the samples")
+    axes[1].plot(steps, np.add(h["all_right"], h["all_wrong"]), label="zero std (either)")
+    axes[1].plot(steps, h["all_wrong"], "--", lw=1, label="all G wrong")
+    axes[1].set_title("share of groups with zero std")
+    axes[1].legend()
+    axes[2].plot(steps, h["entropy"])
+    axes[2].set_title("policy entropy per token (nats)")
+    for ax in axes:
+        ax.set_xlabel("GRPO step")
+    axes[0].set_ylim(0, 1)
+    axes[1].set_ylim(0, 1)
+    fig.suptitle(title, y=1.04)
+    return common.save_figure(fig, path)
 
 
-def cost_table(metrics: dict[str, Any], needs: dict[str, dict[str, bool]]) -> str:
-    """What each method bought and cost in one run: the default run's JSON line, as Markdown."""
-    lines = [
-        "| method | gold gain (std) | KL (nats) | wall time | tokens generated | model state "
-        "| value head | reward model | reference | sampling during training |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name in [m for m in needs if f"gold_gain_std_{m}" in metrics]:
-        ticks = " | ".join("yes" if needs[name][c] else "no" for c in NEEDS_COLUMNS)
-        lines.append(
-            f"| {name.upper()} | {metrics[f'gold_gain_std_{name}']:+.2f} | {metrics[f'kl_{name}']:.2f} "
-            f"| {metrics[f'seconds_{name}']:.0f} s | {metrics[f'tokens_generated_{name}']:,.0f} "
-            f"| {metrics[f'model_state_mb_{name}']:.1f} MB | {ticks} |"
-        )
-    best = ", ".join(
-        f"n = {b['n']}: {b['gold_gain_std']:+.2f} at ≤ {b['kl']:.2f} nats"
-        for b in metrics.get("best_of_n", [])
-    )
-    peak = metrics.get("peak_rss_mb")
-    text = "\n".join(lines) + "\n"
-    if peak is not None:  # measured, unlike the model state: one process for every method
-        text += (f"\nPeak resident memory of the whole run (the world, every method and the "
-                 f"evaluations, one process): {peak:,.0f} MB.\n")  # fmt: skip
-    return text + (
-        f"\nBest-of-n from the SFT model, same prompts, at its KL bound: {best}.\n" if best else ""
-    )
+# --8<-- [end:history-plot]
 
 
-def seeds_table(entries: dict[str, dict]) -> str:
-    """Median [IQR] over seeds of each method's final gold gain and KL, and seeds meeting the target."""
-    lines = ["| method | target | gold gain (std), median [IQR] | KL (nats), median [IQR] | seeds meeting target |",
-             "|---|---|---|---|---|"]  # fmt: skip
-    for label, (entry, gain_key, kl_key) in entries.items():
-        gains = [r["metrics"][gain_key] for r in entry["runs"]]
-        kls = [r["metrics"][kl_key] for r in entry["runs"]]
-        g, k = np.percentile(gains, [25, 50, 75]), np.percentile(kls, [25, 50, 75])
-        lines.append(f"| {label} | {entry['target_text']} | {g[1]:+.2f} [{g[0]:+.2f}, {g[2]:+.2f}] "
-                     f"| {k[1]:.2f} [{k[0]:.2f}, {k[2]:.2f}] | {entry['summary']['met']} / {entry['summary']['seeds']} |")  # fmt: skip
-    return "\n".join(lines) + "\n"
-
-
-def rlvr_text(metrics: dict[str, Any]) -> str:
-    """pass@k before and after GRPO on the checker, from the RLVR run's JSON line."""
-    ks = list(metrics["pass_at_k_before"])
-    lines = ["| k | " + " | ".join(ks) + " |", "|---" * (len(ks) + 1) + "|"]
-    for key, label in (("pass_at_k_before", "pretrained"), ("pass_at_k_after", "after GRPO")):
-        lines.append(f"| {label} | " + " | ".join(f"{metrics[key][k]:.0%}" for k in ks) + " |")
-    took = f"{metrics['seconds_pretrain']:.0f} s"
-    if "pretrain_steps_used" in metrics:  # absent from records made before the band
-        took = f"{metrics['pretrain_steps_used']} steps, {took}"
-    head = (f"pass@1 went from {metrics['pass_at_1_before']:.1%} to {metrics['pass_at_1_after']:.1%} "
-            f"({100 * metrics['pass_at_1_gain']:+.1f} points) after {metrics['seconds_grpo']:.0f} s of GRPO "
-            f"(pretraining took {took}).")  # fmt: skip
-    return head + "\n\n" + "\n".join(lines) + "\n"
-
-
-def dpo_seeds_text(entry: dict[str, Any], beta: float, target: float) -> str:
-    """DPO over the benchmarked seeds: how many met the target, and how each miss ended."""
-    runs = {r["seed"]: r["metrics"] for r in entry["runs"]}
-    missed = [s for s, m in runs.items() if m["gold_gain_std_dpo"] < target]
-    text = (f"At $\\beta = {beta:g}$, {entry['summary']['met']} of {entry['summary']['seeds']} "
-            f"benchmarked seeds meet DPO's target.")  # fmt: skip
-    for seed in [s for s in missed if len(runs[s].get("trace_dpo", [])) >= 2]:
-        (kl0, g0), (kl1, g1) = runs[seed]["trace_dpo"][-2:]
-        text += (f" Seed {seed} misses it: over its last stretch of training its KL went from "
-                 f"{kl0:.2f} to {kl1:.2f} nats while its gold gain fell from {g0:+.2f} to "
-                 f"{g1:+.2f} std.")  # fmt: skip
-    return text + "\n"
-
-
-def best_of_n_kl_table(best_of_n: list[dict[str, Any]]) -> str:
-    """Best-of-n's KL bound beside its KL measured by sampling, and what it bought in gold."""
-    lines = ["| $n$ | bound $\\log n - (n-1)/n$ (nats) | KL measured by sampling (nats), 95 % interval "
-             "| gold gain (std) |", "|---|---|---|---|"]  # fmt: skip
-    for b in best_of_n:
-        lines.append(f"| {b['n']} | {b['kl']:.3f} | {b['kl_sampled']:.3f} [{b['kl_low']:.3f}, "
-                     f"{b['kl_high']:.3f}] | {b['gold_gain_std']:+.2f} |")  # fmt: skip
-    share = next((b["distinct_share"] for b in best_of_n if "distinct_share" in b), None)
-    text = "\n".join(lines) + "\n"
-    if share is not None:
-        from snippets.d3_grpo_rloo_and_dpo.methods import BON_KL_POOL, BON_KL_PROMPTS
-
-        gap, n = max((b["kl"] - b["kl_sampled"], b["n"]) for b in best_of_n if b["n"] > 1)
-        text += (f"\nEach estimate uses {BON_KL_POOL:,} completions of each of {BON_KL_PROMPTS} held-out "
-                 f"prompts (the interval: ±1.96 standard errors of the mean over the prompts); "
-                 f"{100 * share:.0f} % of the completions were distinct (mean over the prompts). The largest "
-                 f"gap between the bound and the measured KL is {gap:.3f} nats, at $n = {n}$.\n")  # fmt: skip
-    return text
-
-
+# --8<-- [start:benchmark-runs]
 def runs_from_benchmark(results: dict) -> list[dict[str, Any]]:
     """One frontier record per seed from the benchmark: D3's methods, and PPO from D2's entry."""
     lessons = results["lessons"]
@@ -186,8 +129,11 @@ def runs_from_benchmark(results: dict) -> list[dict[str, Any]]:
     runs = []
     for run in lessons["d3-grpo"]["runs"]:
         m = run["metrics"]
-        found = {name: {"points": [{"kl": kl, "gold_gain_std": g} for kl, g in m[f"trace_{name}"]]}
-                 for name in ("grpo", "rloo", "dpo") if f"trace_{name}" in m}  # fmt: skip
+        found = {
+            name: {"points": [{"kl": kl, "gold_gain_std": g} for kl, g in m[f"trace_{name}"]]}
+            for name in ("grpo", "rloo", "dpo")
+            if f"trace_{name}" in m
+        }
         if (ppo := d2_runs.get(run["seed"])) is not None:
             found = {
                 "ppo": {
@@ -198,4 +144,4 @@ def runs_from_benchmark(results: dict) -> list[dict[str, Any]]:
     return runs
 
 
-# --8<-- [end:tables]
+# --8<-- [end:benchmark-runs]

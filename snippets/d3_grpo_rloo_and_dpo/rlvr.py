@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
@@ -117,11 +116,18 @@ def build_model(cfg: RLVRConfig, tokenizer: PreTrainedTokenizerFast) -> GPT2LMHe
     # generate gets it from D2's GenerationConfig; set here, it makes transformers warn falsely.
     model = GPT2LMHeadModel(
         GPT2Config(
-            vocab_size=len(tokenizer), n_positions=32, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
-            n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-            bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+            vocab_size=len(tokenizer),
+            n_positions=32,
+            n_embd=cfg.n_embd,
+            n_layer=cfg.n_layer,
+            n_head=4,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=tokenizer.eos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
         )
-    )  # fmt: skip
+    )
     d2.disable_dropout(model)
     return model
 
@@ -254,20 +260,28 @@ def grpo_step(
                 d2.lm_forward(ref_lm, ids, attn)[0], ids, p, cfg.temperature
             )
     loss, stats = losses.grpo_loss(
-        logprobs, logprobs.detach(), advantages, rollout.response_mask.float(),
-        ref_logprobs=ref_logprobs, beta=cfg.beta, epsilon=cfg.epsilon, how=cfg.aggregation,
+        logprobs,
+        logprobs.detach(),
+        advantages,
+        rollout.response_mask.float(),
+        ref_logprobs=ref_logprobs,
+        beta=cfg.beta,
+        epsilon=cfg.epsilon,
+        how=cfg.aggregation,
         max_len=cfg.max_new_tokens,
-    )  # fmt: skip
+    )
     optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
     optimizer.step()
     return {
-        "reward": rewards.mean().item(), "loss": loss.item(), **stats,
+        "reward": rewards.mean().item(),
+        "loss": loss.item(),
+        **stats,
         "all_right": (grouped.min(1).values == 1).float().mean().item(),
         "all_wrong": (grouped.max(1).values == 0).float().mean().item(),
         "entropy": entropy.item(),
-    }  # fmt: skip
+    }
 
 
 # --8<-- [end:grpo-step]
@@ -336,96 +350,35 @@ def run_rlvr(cfg: RLVRConfig, seed: int) -> dict:
                 history[key].append(stats[key])
     after = pass_at_k_curve(lm, tokenizer, held_out, cfg)
     return {
-        "pass_at_1_before": before[1], "pass_at_1_after": after[1],
-        "pass_at_k_before": before, "pass_at_k_after": after, "train_reward": history["reward"],
-        "history": history, "pretrain_checks": checks,
+        "pass_at_1_before": before[1],
+        "pass_at_1_after": after[1],
+        "pass_at_k_before": before,
+        "pass_at_k_after": after,
+        "train_reward": history["reward"],
+        "history": history,
+        "pretrain_checks": checks,
         "pretrain_steps_used": checks[-1][0] if checks else cfg.pretrain_steps,
-        "seconds_pretrain": pretraining.seconds, "seconds_grpo": training.seconds,
-    }  # fmt: skip
+        "seconds_pretrain": pretraining.seconds,
+        "seconds_grpo": training.seconds,
+    }
 
 
 # --8<-- [end:run]
 
 
-# --8<-- [start:report]
-def plot_history(result: dict, path: str | Path, title: str) -> str:
-    """The GRPO run step by step: the samples' pass rate, groups with no gradient, entropy."""
-    import matplotlib.pyplot as plt
-
-    common.use_course_style()
-    h = result["history"]
-    steps = np.arange(1, len(h["reward"]) + 1)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    axes[0].plot(steps, h["reward"])
-    axes[0].set_title("pass rate of the samples")
-    axes[1].plot(steps, np.add(h["all_right"], h["all_wrong"]), label="zero std (either)")
-    axes[1].plot(steps, h["all_wrong"], "--", lw=1, label="all G wrong")
-    axes[1].set_title("share of groups with zero std")
-    axes[1].legend()
-    axes[2].plot(steps, h["entropy"])
-    axes[2].set_title("policy entropy per token (nats)")
-    for ax in axes:
-        ax.set_xlabel("GRPO step")
-    axes[0].set_ylim(0, 1)
-    axes[1].set_ylim(0, 1)
-    fig.suptitle(title, y=1.04)
-    return common.save_figure(fig, path)
-
-
-def _window(values: list[float], first: bool, n: int = 20) -> float:
-    return float(np.mean(values[:n] if first else values[-n:]))
-
-
-def history_table(runs: dict[str, dict]) -> str:
-    """Start and end of each run: pass@1, pass@64, zero-std groups and entropy (20-step means)."""
-    lines = ["| run | pretraining steps | pass@1 before → after | pass@64 before → after "
-             "| zero-std groups, first → last 20 steps | entropy (nats), first → last 20 steps |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    for label, m in runs.items():
-        h, k = m["history"], str(max(int(k) for k in m["pass_at_k_before"]))
-        zero = list(np.add(h["all_right"], h["all_wrong"]))
-        lines.append(
-            f"| {label} | {m['pretrain_steps_used']} "
-            f"| {m['pass_at_1_before']:.1%} → {m['pass_at_1_after']:.1%} "
-            f"| {m['pass_at_k_before'][k]:.1%} → {m['pass_at_k_after'][k]:.1%} "
-            f"| {_window(zero, True):.0%} → {_window(zero, False):.0%} "
-            f"| {_window(h['entropy'], True):.2f} → {_window(h['entropy'], False):.2f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def seeds_table(entries: dict[str, tuple[dict, float]]) -> str:
-    """One row per benchmarked seed: pretraining steps, pass@1 and pass@64 before and after.
-
-    Args:
-        entries: label -> (benchmark entry, the target gain of pass@1).
-    """
-    lines = ["| seeds | seed | pretraining steps | pass@1 before → after (gain) "
-             "| pass@64 before → after | target met | wall time |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for label, (entry, target) in entries.items():
-        for run in entry["runs"]:
-            m = run["metrics"]
-            k = str(max(int(k) for k in m["pass_at_k_before"]))
-            lines.append(
-                f"| {label} | {run['seed']} | {m.get('pretrain_steps_used', '—')} "
-                f"| {m['pass_at_1_before']:.1%} → {m['pass_at_1_after']:.1%} "
-                f"({100 * m['pass_at_1_gain']:+.1f}) "
-                f"| {m['pass_at_k_before'][k]:.1%} → {m['pass_at_k_after'][k]:.1%} "
-                f"| {'yes' if m['pass_at_1_gain'] >= target else '**no**'} "
-                f"| {run['wall_seconds']:.0f} s |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-# --8<-- [end:report]
-
-
 # --8<-- [start:main]
 QUICK = {"band_max_steps": 150, "grpo_steps": 10, "eval_problems": 40, "eval_samples": 16}
-EMITTED = ("pass_at_1_before", "pass_at_1_after", "pass_at_k_before", "pass_at_k_after",
-           "pretrain_steps_used", "pretrain_checks", "history", "seconds_pretrain",
-           "seconds_grpo")  # fmt: skip  # the keys of the JSON line (with the gain and the seed)
+EMITTED = (
+    "pass_at_1_before",
+    "pass_at_1_after",
+    "pass_at_k_before",
+    "pass_at_k_after",
+    "pretrain_steps_used",
+    "pretrain_checks",
+    "history",
+    "seconds_pretrain",
+    "seconds_grpo",
+)  # the keys of the JSON line (with the gain and the seed)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -442,7 +395,8 @@ def main(argv: list[str] | None = None) -> dict:
         report.plot_pass_at_k(result, args.plot)
     if args.plot_history:
         steps = result["pretrain_steps_used"]
-        plot_history(result, args.plot_history, f"seed {args.seed}, {steps} pretraining steps")
+        title = f"seed {args.seed}, {steps} pretraining steps"
+        report.plot_history(result, args.plot_history, title)
     gain = result["pass_at_1_after"] - result["pass_at_1_before"]
     return common.emit_metrics(
         {k: result[k] for k in EMITTED} | {"pass_at_1_gain": gain, "seed": args.seed}

@@ -109,14 +109,23 @@ def grpo_args(cfg: Config, device: torch.device, output_dir: str, seed: int) -> 
     from trl import GRPOConfig
 
     return GRPOConfig(
-        output_dir=output_dir, max_steps=cfg.max_steps, seed=seed,
+        output_dir=output_dir,
+        max_steps=cfg.max_steps,
+        seed=seed,
         per_device_train_batch_size=cfg.prompts_per_step * cfg.group_size,
-        num_generations=cfg.group_size, beta=cfg.beta, epsilon=cfg.epsilon,
-        loss_type=cfg.aggregation, learning_rate=cfg.lr, temperature=cfg.temperature,
+        num_generations=cfg.group_size,
+        beta=cfg.beta,
+        epsilon=cfg.epsilon,
+        loss_type=cfg.aggregation,
+        learning_rate=cfg.lr,
+        temperature=cfg.temperature,
         max_completion_length=cfg.max_completion_length,
-        logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
         **precision_args(device),
-    )  # fmt: skip
+    )
 
 
 # --8<-- [end:trainer]
@@ -155,9 +164,12 @@ def run(cfg: Config, seed: int, folder: str) -> dict[str, Any]:
         "reward": [e["reward"] for e in logs],
         "frac_reward_zero_std": [e["frac_reward_zero_std"] for e in logs],
         "weights_changed": moved / sum(p.numel() for p in before.values()),
-        "steps": trainer.state.global_step, "step_seconds": [e["step_time"] for e in logs],
-        "device": device.type, "bf16": args.bf16, "seconds_train": clock.seconds,
-    }  # fmt: skip
+        "steps": trainer.state.global_step,
+        "step_seconds": [e["step_time"] for e in logs],
+        "device": device.type,
+        "bf16": args.bf16,
+        "seconds_train": clock.seconds,
+    }
 
 
 # --8<-- [end:run]

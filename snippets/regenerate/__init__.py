@@ -3,11 +3,12 @@
 A page never types a measured number. The commands the pages quote are listed once, as
 ``[[lesson.run]]`` tables in ``lessons.toml``; this package runs them as a reader would, each in
 its own process (writing its figures), and keeps the JSON line each printed in
-``results/runs/<run>.json``. Small renderers (``views_ab``, ``views_cde``, built from
-``helpers``) turn those records and the benchmark's ``results/benchmark.json`` into the
-Markdown the pages include (``results/runs/<view>.md``); ``tests/test_regenerate.py``
-re-renders every view and fails on any difference. A view whose records do not exist yet is
-not written.
+``results/runs/<run>.json``. This package is the one place where Markdown is made from a run:
+small renderers, one module ``views_<idea>.py`` per chapter or kind of page (each with a
+``VIEWS`` dict, found by that file name), turn those records, the JSON files the runs write
+and the benchmark's ``results/benchmark.json`` into the Markdown the pages include
+(``results/runs/<view>.md``). ``tests/test_regenerate.py`` re-renders every view and fails on
+any difference. A view whose records do not exist yet is not written.
 
     uv run python -m snippets.regenerate                 # every run, figure and table
     uv run python -m snippets.regenerate --lesson B1     # one lesson's runs, then all tables
@@ -19,8 +20,10 @@ not written.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snippets import benchmark, common, manifest
-from snippets.regenerate import views_ab, views_cde
 from snippets.regenerate.helpers import View
 
 # --8<-- [end:imports]
@@ -76,11 +78,11 @@ def runs_from_manifest() -> dict[str, Run]:
             figures = entry.get("figures") or [
                 a.removeprefix("{figures}/") for a in args if a.startswith("{figures}/")
             ]
+            module = entry.get("module", lesson.modules[0].name)
+            keep = tuple(entry.get("keep", ()))
             found[entry["name"]] = Run(
-                name=entry["name"], lesson=lesson.stem,
-                module=entry.get("module", lesson.modules[0].name), args=args,
-                figures=tuple(figures), keep=tuple(entry.get("keep", ())),
-            )  # fmt: skip
+                entry["name"], lesson.stem, module, args, tuple(figures), keep
+            )
     return found
 
 
@@ -121,12 +123,35 @@ def run_and_record(run: Run, figures: Path, tmp: Path) -> dict:
 
 
 # --8<-- [start:registry]
-VIEWS: dict[str, View] = views_ab.VIEWS | views_cde.VIEWS  # course order
+def collect_views() -> dict[str, View]:
+    """Every ``VIEWS`` of the ``views_*.py`` modules here, in the order of their file names.
+
+    The names follow the course (``views_a`` ... ``views_e``, then ``views_results``), so
+    a new lesson's views are a new ``views_<stem>.py`` (``views_d4``) and nothing else.
+    """
+    found: dict[str, View] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("views_"):
+            found |= importlib.import_module(f"{__name__}.{info.name}").VIEWS
+    return found
+
+
+VIEWS: dict[str, View] = collect_views()
+
+
+def draw_d3_frontier(results: dict, path: Path) -> Path | None:
+    """D3's frontier figure over the benchmarked seeds; nothing until D3's entries exist."""
+    if "d3-grpo" not in results["lessons"]:
+        return None
+    from snippets.d3_grpo_rloo_and_dpo import report
+
+    return Path(report.plot_frontier(report.runs_from_benchmark(results), path))
+
 
 # Figures drawn from results/benchmark.json alone, no run needed: file -> drawer (None: not yet)
 BENCHMARK_FIGURES: dict[str, Callable[[dict, Path], Path | None]] = {
     "results_cartpole_curves.png": benchmark.plot_curves,
-    "d3_frontier.png": views_cde.draw_d3_frontier,
+    "d3_frontier.png": draw_d3_frontier,
 }
 # --8<-- [end:registry]
 
@@ -135,22 +160,31 @@ BENCHMARK_FIGURES: dict[str, Callable[[dict, Path], Path | None]] = {
 def load_source(
     source: str, runs_dir: Path = RUNS_DIR, bench: Path = BENCHMARK_JSON
 ) -> dict | tuple[str, dict]:
-    """A run's committed record, or ``(name, entry)`` of the benchmark's results."""
+    """A run's record, ``(name, entry)`` of the benchmark, or a JSON file a run wrote."""
     if source.startswith("benchmark:"):
         name = source.removeprefix("benchmark:")
         return name, json.loads(bench.read_text())["lessons"][name]
+    if source.startswith("file:"):
+        return json.loads(source_file(source, runs_dir).read_text())
     return json.loads((runs_dir / f"{source}.json").read_text())
+
+
+def source_file(source: str, runs_dir: Path = RUNS_DIR) -> Path:
+    """Where a ``file:`` source is: in the repository whose ``results/runs`` is ``runs_dir``."""
+    return runs_dir.resolve().parent.parent / source.removeprefix("file:")
 
 
 def missing_sources(
     name: str, runs_dir: Path = RUNS_DIR, bench: Path = BENCHMARK_JSON
 ) -> list[str]:
-    """The sources of a view that do not exist yet: run records, or benchmark entries."""
+    """The sources of a view that do not exist yet (see ``View`` for the kinds)."""
     entries = json.loads(bench.read_text())["lessons"] if bench.is_file() else {}
 
     def exists(source: str) -> bool:
         if source.startswith("benchmark:"):
             return source.removeprefix("benchmark:") in entries
+        if source.startswith("file:"):
+            return source_file(source, runs_dir).is_file()
         return (runs_dir / f"{source}.json").is_file()
 
     return [source for source in VIEWS[name].sources if not exists(source)]

@@ -19,14 +19,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=RUNS_DIR, help="folder for the records")
     parser.add_argument("--figures", type=Path, default=FIGURES_DIR, help="folder for figures")
     args = parser.parse_args(argv)
-    chosen = [r for r in RUNS.values() if (not args.lesson and not args.run)
-              or r.name in (args.run or ()) or r.lesson[:2] in [x.upper() for x in args.lesson or ()]]  # fmt: skip
+    lessons, names = [x.upper() for x in args.lesson or ()], args.run or ()
+    everything = not lessons and not names
+    chosen = [r for r in RUNS.values() if everything or r.name in names or r.lesson[:2] in lessons]
     if args.list:
         for run in chosen:
             print(f"{run.name}: {run.command()}  ->  {', '.join(run.figures) or 'numbers only'}")
         return common.emit_metrics({"runs": [r.name for r in chosen]})
     done, failed = ([], []) if args.render else regenerate.run_all(chosen, args.out, args.figures)
-    if not args.render and not args.lesson and not args.run:  # everything: the benchmark's too
+    if not args.render and everything:  # the benchmark's figures too
         regenerate.draw_benchmark_figures(args.figures)
     rendered = regenerate.render_all(args.out)
     return common.emit_metrics({"ran": done, "failed": failed, "rendered": rendered})

@@ -1,4 +1,4 @@
-"""The Markdown pieces every view is built from: a table, the provenance line, number formats.
+"""The Markdown pieces every view is built from: a table, sections, provenance, number formats.
 
 A view is a Markdown file the pages include (``results/runs/<view>.md``), rendered from
 committed records alone; ``View`` names those records and the function that renders them.
@@ -11,15 +11,23 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 # --8<-- [end:imports]
 
 
 # --8<-- [start:view]
 @dataclass(frozen=True)
 class View:
-    """A Markdown file the pages include, and the records it is rendered from."""
+    """A Markdown file the pages include, and the records it is rendered from.
 
-    sources: tuple[str, ...]  # run names, or "benchmark:<entry>" for the benchmark's records
+    A source is a run's name (its record ``results/runs/<run>.json``), ``"benchmark:<entry>"``
+    (one entry of ``results/benchmark.json``, passed as ``(name, entry)``) or ``"file:<path>"``
+    (a JSON file a command writes, such as ``results/benchmark.json`` itself, relative to the
+    repository root).
+    """
+
+    sources: tuple[str, ...]
     render: Callable[..., str]
 
 
@@ -31,6 +39,18 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+def section(name: str, body: str) -> str:
+    """A named section of a Markdown file, which a page includes as ``"file.md:name"``."""
+    marker = "--8<--"  # written in two pieces so that this file has no section of that name
+    return f"<!-- {marker} [start:{name}] -->\n{body}\n<!-- {marker} [end:{name}] -->\n"
+
+
+def sections(parts: dict[str, str], sources: str) -> str:
+    """A Markdown file of named sections, under a line saying where it comes from."""
+    head = f"<!-- Rendered by `python -m snippets.regenerate` from {sources}; do not edit. -->\n"
+    return "\n".join([head, *(section(name, body) for name, body in parts.items())])
 
 
 def provenance(record: dict) -> str:
@@ -76,9 +96,14 @@ def json_line(record: dict) -> str:
     return f"```text\n{json.dumps(record['metrics'])}\n```\n"
 
 
-def pct(x: float) -> str:
+def text_block(lines: list[str]) -> str:
+    """Lines shown as they are, in a ``text`` code block."""
+    return "\n".join(["```text", *lines, "```"])
+
+
+def pct(x: float, digits: int = 1) -> str:
     """0.7931 -> "79.3 %"."""
-    return f"{100 * x:.1f} %"
+    return f"{100 * x:.{digits}f} %"
 
 
 def num(x: float, spec: str = ".4f") -> str:
@@ -86,9 +111,15 @@ def num(x: float, spec: str = ".4f") -> str:
     return format(x, spec).replace("-", "−")
 
 
-def agent(name: str) -> str:
-    """B0's agent names as the page writes them: ``eps=0.1`` -> ``ε = 0.1``."""
-    return name.replace("eps=", "ε = ").replace("UCB c=", "UCB, c = ")
+def median_iqr(values: list[float], fmt: str = "{:.0f}") -> str:
+    """``"median [q25, q75]"`` of the values: how the course reports a number over seeds."""
+    q25, median, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return f"{fmt.format(median)} [{fmt.format(q25)}, {fmt.format(q75)}]"
+
+
+def seed_metrics(entry: dict) -> list[dict]:
+    """What each seed's run of a benchmark entry measured (its JSON line)."""
+    return [run["metrics"] for run in entry["runs"]]
 
 
 # --8<-- [end:render-helpers]
