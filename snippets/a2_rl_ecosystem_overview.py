@@ -199,14 +199,8 @@ def make_agent(
     env = gym.make(env_id)
     common_kwargs = dict(seed=seed, device="cpu", verbose=0, tensorboard_log=tensorboard_log)
     if algo == "ppo":
-        return PPO(
-            "MlpPolicy",
-            env,
-            n_steps=cfg.n_steps,
-            batch_size=cfg.batch_size,
-            n_epochs=cfg.n_epochs,
-            **common_kwargs,
-        )
+        settings = common.config_kwargs(cfg, "n_steps batch_size n_epochs")  # SB3's names
+        return PPO("MlpPolicy", env, **settings, **common_kwargs)
     if algo == "a2c":
         return A2C("MlpPolicy", env, **common_kwargs)
     raise ValueError(f"algo must be one of {ALGORITHMS}, got {algo!r}")
@@ -356,15 +350,12 @@ def env_id_problem(env_id: str) -> str | None:
 # --8<-- [start:main]
 def command_line() -> argparse.ArgumentParser:
     """The command's parser: Config's flags and where to write the figure and the logs."""
-    parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.a2_rl_ecosystem_overview",
-        quick={"timesteps": 512, "random_episodes": 20, "eval_episodes": 5},
-    )
-    parser.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
-    parser.add_argument("--plot", metavar="PATH", help="save the return histogram as a PNG")
-    return parser
+    quick = {"timesteps": 512, "random_episodes": 20, "eval_episodes": 5}
+    outputs = {
+        "tensorboard": ("DIR", "write TensorBoard logs to DIR"),
+        "plot": "save the return histogram as a PNG",
+    }
+    return common.config_parser(Config, __doc__, __spec__, quick=quick, outputs=outputs)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -292,9 +292,8 @@ WORLDS = {"5x5": (sutton_barto_5x5, 0.9), "4x4": (sutton_barto_4x4, 1.0)}
 
 def command_line() -> argparse.ArgumentParser:
     """The command's parser: Config's flags and the figure."""
-    parser = common.config_parser(Config, __doc__, prog="python -m snippets.a3_mdp_and_bellman")
-    parser.add_argument("--plot", metavar="PATH", help="save the value/policy figure as a PNG")
-    return parser
+    outputs = {"plot": "save the value/policy figure as a PNG"}
+    return common.config_parser(Config, __doc__, __spec__, outputs=outputs)
 
 
 def main(argv: list[str] | None = None) -> dict:

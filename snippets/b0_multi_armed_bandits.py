@@ -342,15 +342,10 @@ def final_values(
 
 def command_line() -> argparse.ArgumentParser:
     """The command's parser: Config's flags (``--epsilons 0 0.1`` or ``0,0.1``) and figures."""
-    parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.b0_multi_armed_bandits",
-        quick={"runs": 200, "steps": 200, "regret_runs": 50, "regret_steps": 1000},
-    )
-    parser.add_argument("--plot", metavar="PATH", help="save the testbed figure as a PNG")
-    parser.add_argument("--regret-plot", metavar="PATH", help="save the regret figure as a PNG")
-    return parser
+    quick = {"runs": 200, "steps": 200, "regret_runs": 50, "regret_steps": 1000}
+    figure = "save the {} figure as a PNG"
+    outputs = {"plot": figure.format("testbed"), "regret_plot": figure.format("regret")}
+    return common.config_parser(Config, __doc__, __spec__, quick=quick, outputs=outputs)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -341,15 +341,12 @@ def solve_with_the_model(mdp: a3.MDP, horizon: int) -> dict[str, float]:
 
 def command_line() -> argparse.ArgumentParser:
     """The command's parser: Config's flags and the figure."""
-    parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.b1_tabular_q_learning",
-        quick={"episodes": 300, "eval_episodes": 100},
-        aliases={"map_name": "--map"},
+    quick = {"episodes": 300, "eval_episodes": 100}
+    outputs = {"plot": "save Q-table and learning curve as PNG"}
+    aliases = {"map_name": "--map"}
+    return common.config_parser(
+        Config, __doc__, __spec__, quick=quick, aliases=aliases, outputs=outputs
     )
-    parser.add_argument("--plot", metavar="PATH", help="save Q-table and learning curve as PNG")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -448,23 +448,22 @@ def blackjack_values(cfg: Config, seed: int) -> tuple[list[tuple[str, np.ndarray
     }
 
 
+QUICK = {
+    "gym_episodes": 1000,
+    "replica_episodes": 20_000,
+    "state_episodes": 50_000,
+    "grid_episodes": 300,
+    "grid_runs": 1,
+}  # --quick: a seconds-long run
+
+
 def command_line() -> argparse.ArgumentParser:
     """The command's parser: Config's flags and the figures."""
-    parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.b2_monte_carlo_methods",
-        quick={
-            "gym_episodes": 1000,
-            "replica_episodes": 20_000,
-            "state_episodes": 50_000,
-            "grid_episodes": 300,
-            "grid_runs": 1,
-        },
-    )
-    parser.add_argument("--plot", metavar="PATH", help="save the Blackjack surfaces as a PNG")
-    parser.add_argument("--rmse-plot", metavar="PATH", help="save the gridworld RMSE curve")
-    return parser
+    outputs = {
+        "plot": "save the Blackjack surfaces as a PNG",
+        "rmse_plot": "save the gridworld RMSE curve",
+    }
+    return common.config_parser(Config, __doc__, __spec__, quick=QUICK, outputs=outputs)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -440,24 +440,28 @@ def write_mean_curve(results: list[RunResult], path: str, label: str) -> str:
     return curves.write_curve(path, results[0].curve.steps[:length], mean, label)
 
 
+QUICK = {"total_timesteps": 3_000, "eval_freq": 1_500, "eval_episodes": 3, "final_eval_episodes": 5}
+
+
 def parse(argv: list[str] | None = None) -> tuple[DQNConfig, Any]:
     """Read the command line: a flag per ``DQNConfig`` field, the preset, seeds and outputs.
 
     Returns:
         ``(config, args)``: the preset's settings, except where a flag set the same field.
     """
+    outputs = {
+        "save": "save the kept agent (first seed) as a .zip",
+        "plot": "save the eval-return-vs-steps figure (PNG)",
+        "curve": "write the mean eval curve as JSON",
+        "gif": "render one greedy episode of the kept agent",
+        "tensorboard": ("DIR", "write TensorBoard logs under DIR"),
+    }
+    aliases = {"total_timesteps": "--timesteps"}
     parser = common.config_parser(
-        DQNConfig, __doc__, prog="python -m snippets.b3_deep_q_networks_dqn",
-        quick={"total_timesteps": 3_000, "eval_freq": 1_500, "eval_episodes": 3, "final_eval_episodes": 5},
-        aliases={"total_timesteps": "--timesteps"},
-    )  # fmt: skip
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="lesson",
-                        help="start from these settings; flags you give win (default lesson)")  # fmt: skip
-    parser.add_argument("--save", metavar="PATH", help="save the kept agent (first seed) as a .zip")
-    parser.add_argument("--plot", metavar="PATH", help="save the eval-return-vs-steps figure (PNG)")
-    parser.add_argument("--curve", metavar="PATH", help="write the mean eval curve as JSON")
-    parser.add_argument("--gif", metavar="PATH", help="render one greedy episode of the kept agent")
-    parser.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs under DIR")
+        DQNConfig, __doc__, __spec__, quick=QUICK, aliases=aliases, outputs=outputs
+    )
+    start = "start from these settings; flags you give win (default lesson)"
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="lesson", help=start)
     parser.add_argument("--wandb", action="store_true", help="log to W&B (offline without a key)")
     config, args = common.parse_config(parser, argv)
     preset = {k: v for k, v in PRESETS[args.preset].items() if k not in vars(args)}

@@ -425,7 +425,7 @@ def save_entry(out: Path, name: str, entry: dict) -> dict:
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Benchmark the chosen lessons and update the results files."""
-    parser = common.config_parser(Config, __doc__, prog="python -m snippets.benchmark")
+    parser = common.config_parser(Config, __doc__, __spec__)
     parser.add_argument(
         "--lesson",
         action="append",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from importlib.machinery import ModuleSpec
 
 import gymnasium as gym
 import numpy as np
@@ -379,24 +380,20 @@ def summarise(runs: Sequence[dict], seeds: Sequence[int], cfg: Config) -> dict:
 
 # --8<-- [start:main]
 def command_line(
-    config_cls: type, doc: str | None, module: str, quick: dict
+    config_cls: type, doc: str | None, spec: ModuleSpec | None, quick: dict, **outputs: str
 ) -> common.LessonParser:
-    """The flags of both C0 commands: the Config's (``--lr`` for short) and ``--curve``."""
-    parser = common.config_parser(
-        config_cls,
-        doc,
-        prog=f"python -m snippets.{module}",
-        quick=quick,
-        aliases={"learning_rate": "--lr"},
+    """The flags of both C0 commands: the Config's (``--lr`` for short), ``--curve`` and ``outputs``."""
+    outputs = {"curve": "write the mean learning curve as JSON", **outputs}
+    aliases = {"learning_rate": "--lr"}
+    return common.config_parser(
+        config_cls, doc, spec, quick=quick, aliases=aliases, outputs=outputs
     )
-    parser.add_argument("--curve", metavar="PATH", help="write the mean learning curve as JSON")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Train REINFORCE on CartPole-v1 for one or several seeds and print the metrics."""
-    parser = command_line(Config, __doc__, "c0_policy_gradients_reinforce", {"episodes": 30})
-    parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
+    plot = "save the learning-curve figure here"
+    parser = command_line(Config, __doc__, __spec__, {"episodes": 30}, plot=plot)
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # a tiny network: one thread is fastest and fair to neighbours
     seeds = [args.seed + k for k in range(cfg.seeds)]

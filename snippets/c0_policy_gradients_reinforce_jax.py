@@ -368,10 +368,8 @@ def summarise(returns: np.ndarray, seeds: list[int], cfg: Config) -> dict[str, A
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Train REINFORCE in JAX on several seeds at once, and optionally the ablation."""
-    parser = reinforce.command_line(
-        Config, __doc__, "c0_policy_gradients_reinforce_jax", quick={"episodes": 20}
-    )
-    parser.add_argument("--ablation", metavar="PATH", help="train the ablation; save its figure")
+    ablation = "train the ablation; save its figure"
+    parser = reinforce.command_line(Config, __doc__, __spec__, {"episodes": 20}, ablation=ablation)
     cfg, args = common.parse_config(parser, argv)
     if cfg.episodes % cfg.batch_episodes:
         parser.error(

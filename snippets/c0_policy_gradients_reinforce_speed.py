@@ -164,13 +164,10 @@ def plot_race(runs: dict[str, dict[str, Any]], path: str) -> str:
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Race JAX against PyTorch on the same seeds and episodes; print the speed-ups."""
+    outputs = {"plot": "save the curves-and-times figure here"}
     parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.c0_policy_gradients_reinforce_speed",
-        quick={"episodes": 10},
+        Config, __doc__, __spec__, quick={"episodes": 10}, outputs=outputs
     )
-    parser.add_argument("--plot", metavar="PATH", help="save the curves-and-times figure here")
     cfg, args = common.parse_config(parser, argv)
     if cfg.episodes % c0j.Config.batch_episodes:
         parser.error(f"argument --episodes: must be a multiple of 5, got {cfg.episodes}")

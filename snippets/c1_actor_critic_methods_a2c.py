@@ -428,15 +428,15 @@ QUICK = {
 
 def command_line() -> argparse.ArgumentParser:
     """The command's parser: Config's flags, seeds, and the curves to save, load or overlay."""
+    outputs = {
+        "plot": "save the learning-curve figure here",
+        "curve": "write the mean training curve as JSON",
+        "save_runs": "save every seed's results as JSON",
+    }
+    aliases = {"total_timesteps": "--timesteps", "learning_rate": "--lr"}
     parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.c1_actor_critic_methods_a2c",
-        quick=QUICK,
-        aliases={"total_timesteps": "--timesteps", "learning_rate": "--lr"},
+        Config, __doc__, __spec__, quick=QUICK, aliases=aliases, outputs=outputs
     )
-    parser.add_argument("--plot", metavar="PATH", help="save the learning-curve figure here")
-    parser.add_argument("--curve", metavar="PATH", help="write the mean training curve as JSON")
     parser.add_argument(
         "--compare-curve",
         metavar="PATH",
@@ -445,7 +445,6 @@ def command_line() -> argparse.ArgumentParser:
         type=existing_file,
         help="overlay a curve JSON (e.g. from C0's --curve) on the plot; repeatable",
     )
-    parser.add_argument("--save-runs", metavar="PATH", help="save every seed's results as JSON")
     parser.add_argument(
         "--load-runs",
         metavar="PATH",

@@ -160,12 +160,8 @@ class Config:
 
 def main(argv: list[str] | None = None) -> dict:
     """Draw the clipped objective and print it, and its derivative, at three ratios."""
-    parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.c2_proximal_policy_optimization_ppo"
-    )
-    parser.add_argument(
-        "--plot", metavar="PATH", help="save the clipped-objective figure here (PNG)"
-    )
+    outputs = {"plot": "save the clipped-objective figure here (PNG)"}
+    parser = common.config_parser(Config, __doc__, __spec__, outputs=outputs)
     cfg, args = common.parse_config(parser, argv)
     ratios = torch.tensor([0.5, 1.0, 1.5])
     metrics: dict = {"clip_coef": cfg.clip_coef, "ratios": ratios.tolist()}

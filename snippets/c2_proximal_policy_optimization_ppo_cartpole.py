@@ -470,13 +470,15 @@ def summary(result: RunResult, cfg: Config) -> dict:
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Train PPO (ours or SB3's) on CartPole-v1 and print the kept and final agents' scores."""
+    quick = {"total_timesteps": 8_192, "eval_every": 4_096, "final_eval_episodes": 5}
+    outputs = {
+        "plot": "save returns, clip share and KL (PNG)",
+        "curve": "write the training curve as JSON",
+    }
+    aliases = {"total_timesteps": "--timesteps"}
     parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.c2_proximal_policy_optimization_ppo_cartpole",
-        quick={"total_timesteps": 8_192, "eval_every": 4_096, "final_eval_episodes": 5},
-        aliases={"total_timesteps": "--timesteps"},
-    )  # fmt: skip
-    parser.add_argument("--plot", metavar="PATH", help="save returns, clip share and KL (PNG)")
-    parser.add_argument("--curve", metavar="PATH", help="write the training curve as JSON")
+        Config, __doc__, __spec__, quick=quick, aliases=aliases, outputs=outputs
+    )
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # 64-unit MLPs: one thread is fastest and leaves cores free
     cpu = time.process_time()

@@ -434,13 +434,11 @@ def summary(model: object, result: c2.RunResult, cfg: Config) -> dict:
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Train Gaussian PPO or SAC on Pendulum-v1 and print the kept and final agents' scores."""
-    parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.c3_continuous_actions_ppo_sac",
-        quick={"ppo_timesteps": 8_000, "sac_timesteps": 1_000, "eval_every": 4_000},
-    )  # fmt: skip
-    parser.add_argument("--plot", metavar="PATH", help="save the learning curve and policy map")
-    parser.add_argument("--benchmark-figure", metavar="PATH",
-                        help="train nothing: draw the benchmark's curves here, score a random torque")  # fmt: skip
+    quick = {"ppo_timesteps": 8_000, "sac_timesteps": 1_000, "eval_every": 4_000}
+    plot = "save the learning curve and policy map"
+    benchmark = "train nothing: draw the benchmark's curves here, score a random torque"
+    outputs = {"plot": plot, "benchmark_figure": benchmark}
+    parser = common.config_parser(Config, __doc__, __spec__, quick=quick, outputs=outputs)
     cfg, args = common.parse_config(parser, argv)
     if args.benchmark_figure:
         return common.emit_metrics(from_benchmark(args.benchmark_figure))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.machinery
 import inspect
 import json
 import os
@@ -165,7 +166,7 @@ class LessonParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def lesson_parser(doc: str | None, prog: str) -> LessonParser:
+def lesson_parser(doc: str | None, prog: str | None) -> LessonParser:
     """Build the parser every lesson's ``main`` starts from.
 
     Args:
@@ -392,14 +393,26 @@ def _flag_options(kind: Any, bounds: Range | None, default: Any, text: str, flag
     }
 
 
+def command_of(prog: str | importlib.machinery.ModuleSpec | None) -> str | None:
+    """The command a parser names: ``prog`` itself, or ``python -m <module>`` for a module's spec.
+
+    Under ``python -m`` a module's ``__name__`` is ``"__main__"`` but ``__spec__.name`` is its
+    real name; a package's ``__main__`` stands for the package.
+    """
+    if isinstance(prog, importlib.machinery.ModuleSpec):
+        return f"python -m {prog.name.removesuffix('.__main__')}"
+    return prog  # a string, or None for a script run by path: argparse names the file
+
+
 def config_parser(
     config_cls: type,
     doc: str | None,
-    prog: str,
+    prog: str | importlib.machinery.ModuleSpec | None,
     *,
     quick: Mapping[str, Any] | None = None,
     aliases: Mapping[str, str] | None = None,
     skip: Iterable[str] = (),
+    outputs: Mapping[str, str | tuple[str, str]] | None = None,
 ) -> LessonParser:
     """A lesson's parser with one flag per field of its frozen Config dataclass.
 
@@ -413,16 +426,20 @@ def config_parser(
     Args:
         config_cls: The lesson's ``Config`` dataclass.
         doc: The module docstring (first line becomes the description).
-        prog: The command, e.g. ``"python -m snippets.b1_tabular_q_learning"``.
+        prog: The module's ``__spec__`` (the command becomes ``python -m <module>``), or the
+            command itself as a string.
         quick: The ``--quick`` preset: field overrides for a seconds-long run.
         aliases: Extra, shorter flag names: ``{"total_timesteps": "--timesteps"}``.
         skip: Field names to leave off the command line.
+        outputs: The files a run writes only when asked, name -> help:
+            ``{"plot": "save the figure"}`` gives ``--plot PATH``; a ``(metavar, help)`` pair
+            names another placeholder (``{"save": ("DIR", "save the model in DIR")}``).
 
     Returns:
-        A parser with ``--seed`` (unless Config has a ``seed`` field), ``--quick`` and the
-        Config flags; read it back with :func:`parse_config`.
+        A parser with ``--seed`` (unless Config has a ``seed`` field), ``--quick``, the
+        Config flags and the output flags; read it back with :func:`parse_config`.
     """
-    parser = lesson_parser(doc, prog)
+    parser = lesson_parser(doc, command_of(prog))
     parser.set_defaults(_config_cls=config_cls, _quick=dict(quick or {}))
     if quick:  # say what --quick changes
         preset = ", ".join(f"{k}={v}" for k, v in quick.items())
@@ -440,6 +457,10 @@ def config_parser(
         kind, bounds = _unwrap(hints[f.name])
         if options := _flag_options(kind, bounds, f.default, text, names[0]):
             group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, **options)
+    files = parser.add_argument_group("outputs (each written only when given)")
+    for name, text in (outputs or {}).items():
+        metavar, text = text if isinstance(text, tuple) else ("PATH", text)
+        files.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=metavar, help=text)
     return parser
 
 

@@ -330,15 +330,11 @@ def plot_experiment(results: list[dict[str, Any]]) -> Any:
 # --8<-- [start:main]
 def command_line() -> argparse.ArgumentParser:
     """The command's parser: Config's flags and the figure."""
-    parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.d1_reward_modeling_concepts",
-        quick={"n_pairs": 500, "heldout_pairs": 500, "steps": 100},
-        aliases={"n_pairs": "--pairs"},
+    quick = {"n_pairs": 500, "heldout_pairs": 500, "steps": 100}
+    outputs = {"plot": "save the figure as a PNG"}
+    return common.config_parser(
+        Config, __doc__, __spec__, quick=quick, aliases={"n_pairs": "--pairs"}, outputs=outputs
     )
-    parser.add_argument("--plot", metavar="PATH", help="save the figure as a PNG")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> dict:

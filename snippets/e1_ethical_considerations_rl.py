@@ -269,10 +269,11 @@ def panel_title(name: str, episode: Episode) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     """Solve the gridworld under three rewards and run best-of-n; print the headline numbers."""
-    prog = "python -m snippets.e1_ethical_considerations_rl"
-    parser = common.config_parser(Config, __doc__, prog=prog, quick={"trials": 200})
-    parser.add_argument("--plot", metavar="PATH", help="save the gridworld figure as a PNG")
-    parser.add_argument("--plot-bon", metavar="PATH", help="save the best-of-n figure as a PNG")
+    outputs = {
+        "plot": "save the gridworld figure as a PNG",
+        "plot_bon": "save the best-of-n figure as a PNG",
+    }
+    parser = common.config_parser(Config, __doc__, __spec__, quick={"trials": 200}, outputs=outputs)
     cfg, args = common.parse_config(parser, argv)
 
     with common.Stopwatch() as clock:

@@ -54,20 +54,9 @@ def make_model(cfg: Config, seed: int) -> Any:
 
     common.seed_everything(seed)
     env = make_vec_env(cfg.env_id, n_envs=cfg.n_envs, seed=seed)
-    return PPO(
-        "MlpPolicy",
-        env,
-        n_steps=cfg.n_steps,
-        batch_size=cfg.batch_size,
-        n_epochs=cfg.n_epochs,
-        gamma=cfg.gamma,
-        gae_lambda=cfg.gae_lambda,
-        ent_coef=cfg.ent_coef,
-        learning_rate=cfg.learning_rate,
-        seed=seed,
-        device="cpu",
-        verbose=0,
-    )
+    names = "n_steps batch_size n_epochs gamma gae_lambda ent_coef learning_rate"  # SB3's names
+    settings = common.config_kwargs(cfg, names)
+    return PPO("MlpPolicy", env, **settings, seed=seed, device="cpu", verbose=0)
 
 
 # --8<-- [end:make-model]
@@ -181,21 +170,16 @@ def plot_curve(run: Run, cfg: Config, path: str) -> str:
 # --8<-- [start:main]
 def command_line() -> argparse.ArgumentParser:
     """The command's parser: Config's flags and where to save the agent and the figure."""
+    quick = {"total_timesteps": 4096, "eval_every": 2048, "curve_episodes": 2, "eval_episodes": 3}
+    outputs = {
+        "save": ("DIR", "save the trained model in DIR"),
+        "plot": "save the learning curve as a PNG",
+    }
+    aliases = {"total_timesteps": "--timesteps"}
     parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.e2_further_learning_capstone_idea",
-        quick={
-            "total_timesteps": 4096,
-            "eval_every": 2048,
-            "curve_episodes": 2,
-            "eval_episodes": 3,
-        },
-        aliases={"total_timesteps": "--timesteps"},
+        Config, __doc__, __spec__, quick=quick, aliases=aliases, outputs=outputs
     )
-    parser.add_argument("--save", metavar="DIR", help="save the trained model in DIR")
     parser.add_argument("--check", metavar="DIR", help="grade the model saved in DIR; no training")
-    parser.add_argument("--plot", metavar="PATH", help="save the learning curve as a PNG")
     return parser
 
 

@@ -1,5 +1,7 @@
 import json
+import re
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from typing import Literal
 
 import numpy as np
@@ -97,6 +99,18 @@ def test_flags_come_from_the_config_with_the_quick_preset_below_the_command_line
     config, args = common.parse_config(parse, ["--quick", "--gamma", "0.5", "--how", "b"])
     assert config == Demo(episodes=2, gamma=0.5, how="b") and args.seed == 0 and args.quick
     assert common.parse_config(parse, ["--quick", "--episodes", "7"])[0].episodes == 7
+
+
+def test_the_command_comes_from_the_module_spec_and_output_flags_from_data():
+    spec = ModuleSpec("snippets.some_lesson.__main__", None)  # a package run with python -m
+    outputs = {"plot": "save the figure", "save_dir": ("DIR", "save the model in DIR")}
+    parser = common.config_parser(Demo, "Demo lesson.", spec, outputs=outputs)
+    assert parser.prog == "python -m snippets.some_lesson"
+    _, args = common.parse_config(parser, ["--plot", "f.png"])
+    assert args.plot == "f.png" and args.save_dir is None
+    help_text = parser.format_help()
+    assert re.search(r"--plot PATH +save the figure", help_text) and "--save-dir DIR" in help_text
+    assert "outputs (each written only when given)" in help_text
 
 
 def test_a_list_flag_takes_commas_or_spaces_and_gives_a_tuple():

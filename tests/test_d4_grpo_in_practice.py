@@ -546,8 +546,9 @@ def test_collapse_is_the_first_step_where_smoothed_entropy_falls_below_its_share
     # 5-step means: below 0.25 once four of the five steps are 0.1 (mean 0.28 -> 0.1 ...)
     assert train.collapse_step(entropy, fraction=0.25) == 15
     assert train.collapse_step([1.0] * 20, fraction=0.25) is None
-    zero_std = [0.5] * 6 + [1.0] * 6  # 5-step means reach 0.9 when four of five are 1.0
-    assert train.no_signal_step(zero_std, share=0.9) == 10
+    zero_std = [0.5] * 6 + [1.0] * 6  # the 5-step mean is 0.9 over steps 6-10, 1.0 from 11
+    assert train.no_signal_step(zero_std, share=0.85) == 10
+    assert train.no_signal_step(zero_std, share=0.95) == 11
     assert train.no_signal_step([0.5] * 12, share=0.9) is None
 
 

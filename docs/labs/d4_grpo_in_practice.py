@@ -61,7 +61,7 @@ plt.show()
 # ## 3. Two variants from the same start, every diagnostic at every step
 #
 # Pretrain to D3's band on one-digit sums, then train GRPO and DAPO (clip-higher, dynamic
-# sampling, overlong shaping) for 20 steps each, with the same random stream. Each step
+# sampling, overlong shaping) for 15 steps each, with the same random stream. Each step
 # takes `epochs x minibatches` optimiser steps on its batch, so ratios move and the clip
 # fractions are not zero.
 
@@ -69,10 +69,10 @@ plt.show()
 cfg = train.Config(
     digits=1,
     band_check_every=25,
-    steps=20,
+    steps=15,
     prompts_per_step=16,
     variant=("grpo", "dapo"),
-    eval_problems=50,
+    eval_problems=40,
     eval_samples=16,
     heldout_problems=64,
     max_new_tokens=4,

@@ -31,12 +31,18 @@ from snippets.d2_rlhf_llm_with_pytorch.report import (
 # --8<-- [start:cli]
 def build_parser() -> common.LessonParser:
     """One flag per Config field, plus the model, the device and the output files."""
+    outputs = {
+        "plot": "save the reward-hacking figure (PNG)",
+        "plot_diagnostics": "save the health metrics",
+        "save_logs": "write the whole run as JSON",
+    }
     parser = common.config_parser(
         Config,
         __doc__,
-        prog="python -m snippets.d2_rlhf_llm_with_pytorch",
+        __spec__,
         quick=QUICK,
         aliases={"init_kl_coef": "--kl-coef"},
+        outputs=outputs,
     )
     parser.add_argument(
         "--model",
@@ -49,9 +55,6 @@ def build_parser() -> common.LessonParser:
         default=None,
         help="default: cpu for the tiny model, else CUDA, MPS, then CPU",
     )
-    parser.add_argument("--plot", metavar="PATH", help="save the reward-hacking figure (PNG)")
-    parser.add_argument("--plot-diagnostics", metavar="PATH", help="save the health metrics")
-    parser.add_argument("--save-logs", metavar="PATH", help="write the whole run as JSON")
     return parser
 
 

@@ -27,11 +27,8 @@ D2_QUICK = d2.QUICK  # D2's smaller world for --quick
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Train every method asked for and print one JSON line of gold gains and KLs."""
-    parser = common.config_parser(
-        methods.Config, __doc__, prog="python -m snippets.d3_grpo_rloo_and_dpo", quick=QUICK
-    )
-    parser.add_argument("--plot", metavar="PATH", help="save the frontier figure (PNG)")
-    parser.add_argument("--save-run", metavar="PATH", help="write the whole run as JSON")
+    outputs = {"plot": "save the frontier figure (PNG)", "save_run": "write the whole run as JSON"}
+    parser = common.config_parser(methods.Config, __doc__, __spec__, quick=QUICK, outputs=outputs)
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(cfg.threads)
     world = methods.build_world(d2.Config(**D2_QUICK) if args.quick else d2.Config(), args.seed)

@@ -226,8 +226,7 @@ def exact_table(cfg: Config, seed: int) -> dict[str, dict]:
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Print, as one JSON line, every estimator's exact expected value and gradient errors."""
-    prog = "python -m snippets.d3_grpo_rloo_and_dpo.exact"
-    parser = common.config_parser(Config, __doc__, prog=prog)
+    parser = common.config_parser(Config, __doc__, __spec__)
     cfg, args = common.parse_config(parser, argv)
     return common.emit_metrics({**exact_table(cfg, args.seed), **asdict(cfg), "seed": args.seed})
 

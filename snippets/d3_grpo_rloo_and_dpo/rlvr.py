@@ -383,11 +383,11 @@ EMITTED = (
 
 def main(argv: list[str] | None = None) -> dict:
     """Pretrain, train with GRPO on the checker, and print pass@1 before and after as JSON."""
-    parser = common.config_parser(
-        RLVRConfig, __doc__, prog="python -m snippets.d3_grpo_rloo_and_dpo.rlvr", quick=QUICK
-    )
-    parser.add_argument("--plot", metavar="PATH", help="save the pass@k figure (PNG)")
-    parser.add_argument("--plot-history", metavar="PATH", help="save the GRPO history (PNG)")
+    outputs = {
+        "plot": "save the pass@k figure (PNG)",
+        "plot_history": "save the GRPO history (PNG)",
+    }
+    parser = common.config_parser(RLVRConfig, __doc__, __spec__, quick=QUICK, outputs=outputs)
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # a 100k-parameter model: one thread is fastest
     result = run_rlvr(cfg, args.seed)

@@ -181,9 +181,7 @@ QUICK = {"max_steps": 2, "digits": 1, "problems": 64, "max_completion_length": 1
 
 def main(argv: list[str] | None = None) -> dict:
     """Run GRPO with TRL on the addition prompts and print per-step reward as one JSON line."""
-    parser = common.config_parser(
-        Config, __doc__, prog="python -m snippets.d3_grpo_rloo_and_dpo.trl_grpo", quick=QUICK
-    )
+    parser = common.config_parser(Config, __doc__, __spec__, quick=QUICK)
     cfg, args = common.parse_config(parser, argv)
     warnings.filterwarnings("ignore", module="trl|transformers|accelerate")
     if not cfg.model:

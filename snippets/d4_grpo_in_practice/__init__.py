@@ -8,12 +8,26 @@ Read the modules in this order:
 - ``train``: any variant on those sums, with the diagnostics logged at every step;
 
 plus ``report`` (figures) and ``__main__`` (the command line:
-``python -m snippets.d4_grpo_in_practice``).
+``python -m snippets.d4_grpo_in_practice``). The face re-exports the variants and the
+practice half; ``exact`` is imported as a module (it is a command of its own, and a package
+that imported it would make ``python -m`` warn that it was loaded twice).
 """
 
 # --8<-- [start:package]
 from snippets.d4_grpo_in_practice.tasks import check, prompt_text, sample_problems
-from snippets.d4_grpo_in_practice.train import Config, run
+from snippets.d4_grpo_in_practice.train import Config, collect, recipe, run
+from snippets.d4_grpo_in_practice.variants import (
+    VARIANTS,
+    LossSettings,
+    advantages,
+    dynamic_sampling_keep,
+    overlong_penalty,
+    variant_loss,
+)
 
-__all__ = ["Config", "check", "prompt_text", "run", "sample_problems"]
+__all__ = [
+    "VARIANTS", "Config", "LossSettings", "advantages", "check", "collect",
+    "dynamic_sampling_keep", "overlong_penalty", "prompt_text", "recipe", "run",
+    "sample_problems", "variant_loss",
+]  # fmt: skip
 # --8<-- [end:package]

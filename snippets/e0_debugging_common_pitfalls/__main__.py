@@ -45,20 +45,15 @@ QUICK = {
 
 def build_parser() -> common.LessonParser:
     """One flag per Config field, plus the choice of pitfall and the output files."""
+    record = (
+        f"write {RESULTS_NAME}.json, the record the page is rendered from, here (every pitfall)"
+    )
+    outputs = {"plot_dir": ("DIR", "write the e0_*.png figures here"), "results": ("DIR", record)}
+    aliases = {"cem_iterations": "--iterations"}
     parser = common.config_parser(
-        Config,
-        __doc__,
-        prog="python -m snippets.e0_debugging_common_pitfalls",
-        quick=QUICK,
-        aliases={"cem_iterations": "--iterations"},
+        Config, __doc__, __spec__, quick=QUICK, aliases=aliases, outputs=outputs
     )
     parser.add_argument("--pitfall", choices=["all", *BY_NAME], default="all", help="run one only")
-    parser.add_argument("--plot-dir", metavar="DIR", help="write the e0_*.png figures here")
-    parser.add_argument(
-        "--results",
-        metavar="DIR",
-        help=f"write {RESULTS_NAME}.json, the record the page is rendered from, here (every pitfall)",
-    )
     parser.add_argument(
         "--track",
         choices=["none", "tensorboard", "wandb"],

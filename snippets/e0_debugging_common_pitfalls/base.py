@@ -161,4 +161,11 @@ def new_figure(nrows: int = 1, ncols: int = 1, **options: Any) -> tuple[Any, Any
     return plt.subplots(nrows, ncols, **options)
 
 
+def finish_figure(fig: Any, ax: Any, legend: str = "best", **labels: Any) -> Any:
+    """Label one panel (``ax.set(xlabel=..., title=...)``), add its legend and return ``fig``."""
+    ax.set(**labels)
+    ax.legend(loc=legend)
+    return fig
+
+
 # --8<-- [end:figure]

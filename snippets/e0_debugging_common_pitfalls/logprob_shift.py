@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from snippets.e0_debugging_common_pitfalls.base import Config, new_figure
+from snippets.e0_debugging_common_pitfalls.base import Config, finish_figure, new_figure
 from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
@@ -132,13 +132,8 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
         color="tab:blue",
         label=f"correct gather (max error {good.max_abs_error:.1g})",
     )
-    ax.set(
-        xlabel="log-prob recorded while sampling",
-        ylabel="log-prob from forward pass",
-        title="Sampling vs training log-probs",
-    )
-    ax.legend(loc="lower right")
-    return fig
+    labels = {"xlabel": "log-prob recorded while sampling", "ylabel": "log-prob from forward pass"}
+    return finish_figure(fig, ax, "lower right", title="Sampling vs training log-probs", **labels)
 
 
 PITFALL = Pitfall(

@@ -12,6 +12,7 @@ import numpy as np
 from snippets.e0_debugging_common_pitfalls.base import (
     Config,
     cartpole_episodes,
+    finish_figure,
     new_figure,
     softmax,
 )
@@ -119,13 +120,9 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
         alpha=0.6,
         label=f"normalised returns (SNR {good.snr:.2f})",
     )
-    ax.set(
-        xlabel="cosine(batch gradient, mean gradient)",
-        ylabel="batches",
-        title="REINFORCE gradient agreement across batches",
-    )
-    ax.legend(loc="upper left")
-    return fig
+    title = "REINFORCE gradient agreement across batches"
+    labels = {"xlabel": "cosine(batch gradient, mean gradient)", "ylabel": "batches"}
+    return finish_figure(fig, ax, "upper left", title=title, **labels)
 
 
 PITFALL = Pitfall(

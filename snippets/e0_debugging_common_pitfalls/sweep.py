@@ -197,9 +197,8 @@ def plot(grid: dict[str, Any], path: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Sweep, optionally plot, and print the grid and its summary as one JSON line."""
     quick = {"learning_rates": "0.003,0.03", "seeds": 2, "episodes": 20, "last": 10}
-    prog = "python -m snippets.e0_debugging_common_pitfalls.sweep"
-    parser = common.config_parser(Config, __doc__, prog=prog, quick=quick)
-    parser.add_argument("--plot", metavar="PATH", help="write the figure here")
+    outputs = {"plot": "write the figure here"}
+    parser = common.config_parser(Config, __doc__, __spec__, quick=quick, outputs=outputs)
     cfg, args = common.parse_config(parser, argv)
     try:
         learning_rates(cfg)

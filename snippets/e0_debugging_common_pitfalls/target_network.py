@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from snippets.e0_debugging_common_pitfalls.base import Config, new_figure
+from snippets.e0_debugging_common_pitfalls.base import Config, finish_figure, new_figure
 from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
@@ -113,9 +113,8 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
         ls=":",
         label="no target network, well-mixed replay",
     )
-    ax.set(xlabel="update", ylabel="max |V(s)|  (truth: 0)", title="Bootstrapping on replay")
-    ax.legend()
-    return fig
+    title = "Bootstrapping on replay"
+    return finish_figure(fig, ax, xlabel="update", ylabel="max |V(s)|  (truth: 0)", title=title)
 
 
 PITFALL = Pitfall(

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from snippets.e0_debugging_common_pitfalls.base import Config, new_figure
+from snippets.e0_debugging_common_pitfalls.base import Config, finish_figure, new_figure
 from snippets.e0_debugging_common_pitfalls.record import Experiment, Outcome, Pitfall, Symptom
 
 # --8<-- [end:imports]
@@ -106,11 +106,8 @@ def figure(outcome: Outcome, cfg: Config) -> Any:
     ax.plot(outcome.broken.curve, color="tab:red", label="broken: done = terminated or truncated")
     ax.plot(outcome.fixed.curve, color="tab:blue", label="fixed: done = terminated")
     ax.axhline(outcome.fixed.true_value, color="k", ls="--", lw=1, label="true value 1/(1-γ)")
-    ax.set(
-        xlabel="TD iteration", ylabel="mean predicted V(s)", title="Truncation is not termination"
-    )
-    ax.legend()
-    return fig
+    labels = {"xlabel": "TD iteration", "ylabel": "mean predicted V(s)"}
+    return finish_figure(fig, ax, title="Truncation is not termination", **labels)
 
 
 def extra(outcome: Outcome) -> dict[str, float]:

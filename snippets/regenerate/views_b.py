@@ -66,22 +66,13 @@ def view_b0_regret(b0: dict) -> str:
 
 def view_b1_model(*records: dict) -> str:
     """B1: what dynamic programming on FrozenLake's own model says."""
-    rows = [
-        [
-            r["metrics"]["map"],
-            f"{r['metrics']['optimal_success_within_limit']:.3f}",
-            f"{r['metrics']['optimal_success_no_limit']:.3f}",
-            f"{r['metrics']['value_iteration_policy_success']:.3f}",
-        ]
-        for r in records
-    ]
-    head = [
-        "map",
-        "best success within the step limit",
-        "best success, no limit",
-        "converged greedy policy, within the limit",
-    ]
-    return table(head, rows)
+    columns = {  # metric -> column head
+        "optimal_success_within_limit": "best success within the step limit",
+        "optimal_success_no_limit": "best success, no limit",
+        "value_iteration_policy_success": "converged greedy policy, within the limit",
+    }
+    rows = [[r["metrics"]["map"], *(f"{r['metrics'][k]:.3f}" for k in columns)] for r in records]
+    return table(["map", *columns.values()], rows)
 
 
 def view_b1_runs(*records: dict) -> str:

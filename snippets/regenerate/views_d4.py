@@ -196,7 +196,25 @@ def view_d4_benchmark(*entries: tuple[str, dict]) -> str:
     header = ["variant", "seeds", "pass@1 gain (points)", "pass@64 change (points)",
               "final entropy (nats)", "zero-std groups", "seeds with a gain ≥ 20 points"]  # fmt: skip
     note = "\n*Median [25th, 75th percentile] over the seeds.*\n\n"
-    return table(header, rows) + note + from_benchmarks(*entries)
+    return table(header, rows) + note + _seed_rows(entries) + "\n" + from_benchmarks(*entries)
+
+
+def _seed_rows(entries: tuple[tuple[str, dict], ...]) -> str:
+    """Every seed once: where pretraining stopped, pass@1 at the start, each variant's gain."""
+    runs = {}
+    for name, e in entries:  # the five variant entries share their runs; held back: DAPO only
+        for r in e["runs"]:
+            runs.setdefault(r["seed"], (name.endswith("heldout"), r["metrics"]))
+    rows = [
+        [str(seed) + (" (held back)" if held else ""), str(m["pretrain_steps_used"]),
+         pct(m["pass_at_1_before"])]
+        + [f"{100 * m[f'pass_at_1_gain_{v}']:+.1f}" if f"pass_at_1_gain_{v}" in m else "—"
+           for v in PRACTICE_ARMS]
+        for seed, (held, m) in sorted(runs.items())
+    ]  # fmt: skip
+    header = ["seed", "pretraining steps", "pass@1 at the start",
+              *(f"{v}: pass@1 gain (points)" for v in PRACTICE_ARMS)]  # fmt: skip
+    return table(header, rows)
 
 
 PRACTICE_VIEWS: dict[str, View] = {
