@@ -259,17 +259,17 @@ def test_our_dpo_loss_equals_trls_to_1e_5(tiny_model_dir: str) -> None:
 
 # ---------------------------------------------------------------- verifiable rewards
 def test_the_checker_accepts_exactly_the_sum_followed_by_eos() -> None:
-    assert rlvr.check(47, 35, ["8", "2"], finished=True) == 1.0
-    assert rlvr.check(47, 35, ["8", "2"], finished=False) == 0.0  # never stopped
-    assert rlvr.check(47, 35, ["7", "2"], finished=True) == 0.0  # the dropped carry
-    assert rlvr.check(99, 99, ["1", "9", "8"], finished=True) == 1.0
+    assert rlvr.check(np.array([47, 35]), ["8", "2"], finished=True) == 1.0
+    assert rlvr.check(np.array([47, 35]), ["8", "2"], finished=False) == 0.0  # never stopped
+    assert rlvr.check(np.array([47, 35]), ["7", "2"], finished=True) == 0.0  # the dropped carry
+    assert rlvr.check(np.array([99, 99]), ["1", "9", "8"], finished=True) == 1.0
 
 
 def test_plausible_wrong_answers_are_always_wrong() -> None:
     rng = np.random.default_rng(0)
-    for a, b in rlvr.sample_problems(rng, 500, digits=2):
-        wrong = rlvr.plausible_wrong_answer(int(a), int(b), rng)
-        assert wrong != a + b and wrong >= 0
+    for row in rlvr.sample_problems(rng, 500, digits=2):
+        wrong = rlvr.plausible_wrong_answer(row, rng)
+        assert wrong != row.sum() and wrong >= 0
 
 
 def test_pass_at_k_is_chens_unbiased_estimator() -> None:

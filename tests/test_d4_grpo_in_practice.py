@@ -15,9 +15,9 @@ from conftest import completion_logps, flat_grad, run_main, torch_threads
 from snippets import d2_rlhf_llm_with_pytorch as d2
 from snippets.d3_grpo_rloo_and_dpo import losses as d3_losses
 from snippets.d3_grpo_rloo_and_dpo import rlvr
-from snippets.d4_grpo_in_practice import exact, tasks, train, variants
+from snippets.d4_grpo_in_practice import exact, train, variants
 
-# ---- exact testbed (OWNER: D4-exact helper; add tests below this line) ----
+# ---------------------------------------------------------------- the exact testbed
 SMALL = exact.Config(vocab=3, length=3, groups=100, group_sizes=(2, 32))
 
 
@@ -47,11 +47,12 @@ def test_group_expectation_over_the_binomial_count_equals_enumerating_every_grou
         prob = logp.exp().detach()
         p = (prob * reward).sum()
         a = {
-            "reinforce": r, "baseline": r - p,
+            "reinforce": r,
+            "baseline": r - p,
             "rloo": d3_losses.rloo_advantages(r.flatten(), G).view(-1, G),
             "grpo": d3_losses.group_advantages(r.flatten(), G).view(-1, G),
             "dr_grpo": d3_losses.group_advantages(r.flatten(), G, "none").view(-1, G),
-        }[estimator]  # fmt: skip
+        }[estimator]
         weight = prob[groups].prod(dim=1)  # P(group) = Π_i P(y_i), held fixed
         (brute,) = torch.autograd.grad((weight[:, None] * a * logp[groups]).sum() / G, theta)
         found = exact.expected_gradient(logits, reward, 3, estimator, G)
@@ -169,7 +170,7 @@ def test_exact_refuses_bad_input(assert_rejects) -> None:
     assert_rejects("d4_grpo_in_practice.exact", "--group-sizes 1,4")
 
 
-# ---- loss variants against TRL (OWNER: D4-variants helper; add tests below this line) ----
+# ---------------------------------------------------------------- the loss variants against TRL
 LN = math.log
 # Two completions: o_1 (2 tokens, A = +1) and o_2 (1 token, A = -1). Token ratios π_θ/π_old:
 # o_1: 1.5 and 1.0, o_2: 0.5. The policy's token probabilities 0.6, 0.5 | 0.25 are the old
@@ -394,13 +395,20 @@ def _trl_trainer(model_dir: str, **config: object) -> object:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         args = GRPOConfig(
-            use_cpu=True, bf16=False, per_device_train_batch_size=8, num_generations=4,
-            report_to="none", disable_tqdm=True, **config,
-        )  # fmt: skip
+            use_cpu=True,
+            bf16=False,
+            per_device_train_batch_size=8,
+            num_generations=4,
+            report_to="none",
+            disable_tqdm=True,
+            **config,
+        )
         return GRPOTrainer(
-            model=model_dir, reward_funcs=lambda completions, **_: [0.0] * len(completions),
-            args=args, train_dataset=Dataset.from_dict({"prompt": ["the movie was"] * 8}),
-        )  # fmt: skip
+            model=model_dir,
+            reward_funcs=lambda completions, **_: [0.0] * len(completions),
+            args=args,
+            train_dataset=Dataset.from_dict({"prompt": ["the movie was"] * 8}),
+        )
 
 
 def test_trls_defaults_are_the_ones_the_loss_variants_table_names(
@@ -442,8 +450,16 @@ def trl_batch(tiny_model_dir: str) -> dict[str, torch.Tensor]:
     noise = 0.3 * torch.randn(8, 1, generator=g) + 0.2 * torch.randn(8, 6, generator=g)
     noise[0, 0] = 2.0  # one token far off-policy: its ratio e^2 > 5 meets CISPO's cap
     rewards = torch.tensor([1.0, 0, 0, 1, 0, 0, 1, 0])
-    return {"prompt": prompt, "completion": completion, "mask": mask, "ids": ids, "ref": ref,
-            "shifts": shifts, "noise": noise, "rewards": rewards}  # fmt: skip
+    return {
+        "prompt": prompt,
+        "completion": completion,
+        "mask": mask,
+        "ids": ids,
+        "ref": ref,
+        "shifts": shifts,
+        "noise": noise,
+        "rewards": rewards,
+    }
 
 
 def trl_comparison(b: dict, model_dir: str, out: str, variant: str, beta: float) -> list[dict]:
@@ -460,11 +476,15 @@ def trl_comparison(b: dict, model_dir: str, out: str, variant: str, beta: float)
     adv, found = variants.advantages(variant, b["rewards"], 4), []
     for old in (fresh - b["noise"], fresh):  # ... or samples some steps old
         inputs = {
-            "prompt_ids": b["prompt"], "prompt_mask": torch.ones_like(b["prompt"]),
-            "completion_ids": b["completion"], "completion_mask": b["mask"], "advantages": adv,
-            "old_per_token_logps": old, "ref_per_token_logps": b["ref"],
+            "prompt_ids": b["prompt"],
+            "prompt_mask": torch.ones_like(b["prompt"]),
+            "completion_ids": b["completion"],
+            "completion_mask": b["mask"],
+            "advantages": adv,
+            "old_per_token_logps": old,
+            "ref_per_token_logps": b["ref"],
             "num_items_in_batch": b["mask"].sum(),
-        }  # fmt: skip
+        }
         trainer._metrics["eval"].clear()
         theirs = trainer._compute_loss(model, inputs)
         theirs_grad = flat_grad(theirs, model)
@@ -472,11 +492,15 @@ def trl_comparison(b: dict, model_dir: str, out: str, variant: str, beta: float)
         loss, stats = variants.variant_loss(
             s, completion_logps(model, b["ids"], 3), old, adv, b["mask"], ref_logps=b["ref"]
         )
-        found.append({
-            "loss_gap": abs(loss.item() - theirs.item()),
-            "grad_gap": (flat_grad(loss, model) - theirs_grad).abs().max().item(),
-            "grad_size": theirs_grad.abs().max().item(), "stats": stats, "logged": logged,
-        })  # fmt: skip
+        found.append(
+            {
+                "loss_gap": abs(loss.item() - theirs.item()),
+                "grad_gap": (flat_grad(loss, model) - theirs_grad).abs().max().item(),
+                "grad_size": theirs_grad.abs().max().item(),
+                "stats": stats,
+                "logged": logged,
+            }
+        )
     return found
 
 
@@ -501,29 +525,29 @@ def test_each_variants_loss_gradient_and_clip_fractions_equal_trls(
     assert clipped[0] > 0 and clipped[1] == 0.0  # the stale batch reaches the clip (or the cap)
 
 
-# ---- harder task, training, diagnostics (OWNER: D4-practice helper; add tests below this line) ----
+# ---------------------------------------------------------------- training on three-digit sums
 
 
 def test_the_checker_accepts_exactly_the_digits_of_the_sum_then_eos() -> None:
     row = np.array([471, 358])
-    assert tasks.prompt_text(row) == "4 7 1 + 3 5 8 ="
-    assert tasks.check(row, ["8", "2", "9"], finished=True) == 1.0
-    assert tasks.check(row, ["8", "2", "9"], finished=False) == 0.0  # never stopped
-    assert tasks.check(row, ["7", "2", "9"], finished=True) == 0.0  # the dropped carry
-    assert tasks.check(row, ["0", "8", "2", "9"], finished=True) == 0.0  # a leading zero
-    assert tasks.check(np.array([999, 999]), ["1", "9", "9", "8"], finished=True) == 1.0
-    assert tasks.check(np.array([47, 35, 18]), ["1", "0", "0"], finished=True) == 1.0
+    assert rlvr.prompt_text(row) == "4 7 1 + 3 5 8 ="
+    assert rlvr.check(row, ["8", "2", "9"], finished=True) == 1.0
+    assert rlvr.check(row, ["8", "2", "9"], finished=False) == 0.0  # never stopped
+    assert rlvr.check(row, ["7", "2", "9"], finished=True) == 0.0  # the dropped carry
+    assert rlvr.check(row, ["0", "8", "2", "9"], finished=True) == 0.0  # a leading zero
+    assert rlvr.check(np.array([999, 999]), ["1", "9", "9", "8"], finished=True) == 1.0
+    assert rlvr.check(np.array([47, 35, 18]), ["1", "0", "0"], finished=True) == 1.0
 
 
 def test_pretraining_answers_are_plausible_and_never_right_when_meant_to_be_wrong() -> None:
     rng = np.random.default_rng(0)
-    problems = tasks.sample_problems(rng, 500, terms=2, digits=3)
+    problems = rlvr.sample_problems(rng, 500, terms=2, digits=3)
     assert problems.shape == (500, 2) and problems.min() >= 100 and problems.max() <= 999
-    wrong = [tasks.plausible_wrong_answer(row, rng) for row in problems]
+    wrong = [rlvr.plausible_wrong_answer(row, rng) for row in problems]
     assert all(w != row.sum() and w >= 0 for w, row in zip(wrong, problems, strict=True))
     # 195 + 107 = 302: without carries 292, or off by one or by ten
     slips = {
-        tasks.plausible_wrong_answer(np.array([195, 107]), np.random.default_rng(s))
+        rlvr.plausible_wrong_answer(np.array([195, 107]), np.random.default_rng(s))
         for s in range(40)
     }
     assert slips == {292, 301, 303, 312}
@@ -556,9 +580,12 @@ def test_collapse_is_the_first_step_where_smoothed_entropy_falls_below_its_share
 def short_run() -> dict:
     """One-digit sums (fast to pretrain), two arms of 12 steps from the same start."""
     cfg = train.Config(
-        digits=1, band_check_every=25, steps=12, prompts_per_step=16, variant=("grpo", "dapo"),
-        eval_problems=100, eval_samples=8, heldout_problems=64, max_new_tokens=4,
-    )  # fmt: skip
+        **train.ONE_DIGIT,
+        steps=12,
+        variant=("grpo", "dapo"),
+        eval_problems=100,
+        eval_samples=8,
+    )
     with torch_threads(1):
         return train.run(cfg, seed=0) | {"cfg": cfg}
 
@@ -588,7 +615,7 @@ def test_every_diagnostic_is_logged_at_every_step_within_its_range(short_run: di
 
 
 def _scripted_sampler(batches: list[list[float]], widths: list[int]) -> Callable:
-    """A stand-in for ``tasks.sample_and_check``: round r returns ``batches[r]`` as rewards.
+    """A stand-in for ``rlvr.sample_and_check``: round r returns ``batches[r]`` as rewards.
 
     Row ``i`` of round ``r`` carries the token ``10 r + i`` first, so the test can see which
     completions were kept; rounds have different widths, as ``generate`` stops early.
@@ -613,7 +640,7 @@ def test_dynamic_sampling_refills_the_batch_with_groups_whose_rewards_differ(
     cfg = train.Config(prompts_per_step=3, group_size=2, max_refill=3)
     pad = types.SimpleNamespace(pad_token_id=0)
     rounds = [[1.0, 1, 0, 1, 0, 0], [1.0, 0, 1, 1, 0, 1]]  # groups (1,1) (0,1) (0,0) | ...
-    monkeypatch.setattr(tasks, "sample_and_check", _scripted_sampler(rounds, [5, 4]))
+    monkeypatch.setattr(rlvr, "sample_and_check", _scripted_sampler(rounds, [5, 4]))
     rollout, rewards, zero_std, sampled = train.collect(
         None, pad, np.random.default_rng(0), cfg, train.recipe("dapo", cfg)
     )
@@ -621,13 +648,13 @@ def test_dynamic_sampling_refills_the_batch_with_groups_whose_rewards_differ(
     assert rewards.tolist() == [0.0, 1.0, 1.0, 0.0, 0.0, 1.0] and sampled == 6
     assert zero_std == pytest.approx(2 / 3)  # of the first round: what GRPO would train on
     assert rollout.response_mask.shape == (6, 5) and rollout.response_mask[2:, 4].sum() == 0
-    monkeypatch.setattr(tasks, "sample_and_check", _scripted_sampler(rounds, [5, 4]))
+    monkeypatch.setattr(rlvr, "sample_and_check", _scripted_sampler(rounds, [5, 4]))
     _, plain, _, sampled = train.collect(
         None, pad, np.random.default_rng(0), cfg, train.recipe("grpo", cfg)
     )
     assert plain.tolist() == rounds[0] and sampled == 3  # GRPO keeps the batch as drawn
     agreed = [[1.0, 1, 0, 0, 1, 1]] * 4  # every group agrees in every round
-    monkeypatch.setattr(tasks, "sample_and_check", _scripted_sampler(agreed, [5] * 4))
+    monkeypatch.setattr(rlvr, "sample_and_check", _scripted_sampler(agreed, [5] * 4))
     _, kept, zero_std, sampled = train.collect(
         None, pad, np.random.default_rng(0), cfg, train.recipe("dapo", cfg)
     )

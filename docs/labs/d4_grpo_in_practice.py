@@ -7,7 +7,7 @@
 # same start, plotting the diagnostics the lesson logs at every step. To stay within
 # seconds it uses one-digit sums (`digits=1`), which pretrain in a few dozen steps; the
 # lesson's command uses three-digit sums. Everything is imported from
-# `snippets/d4_grpo_in_practice/`, the package the tests check.
+# `snippets/d4_grpo_in_practice/` and D3's `rlvr`, the code the tests check.
 
 # %%
 import matplotlib.pyplot as plt
@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from snippets import common
-from snippets.d4_grpo_in_practice import tasks, train, variants
+from snippets.d3_grpo_rloo_and_dpo import rlvr
+from snippets.d4_grpo_in_practice import train, variants
 
 common.use_course_style()
 torch.set_num_threads(1)  # the model is tiny: one thread is the fastest on a laptop CPU
@@ -29,12 +30,12 @@ torch.set_num_threads(1)  # the model is tiny: one thread is the fastest on a la
 
 # %%
 rng = np.random.default_rng(0)
-for row in tasks.sample_problems(rng, 3, terms=2, digits=3):
+for row in rlvr.sample_problems(rng, 3, digits=3, terms=2):
     right = list(str(row.sum()))
-    slip = list(str(tasks.plausible_wrong_answer(row, rng)))
+    slip = list(str(rlvr.plausible_wrong_answer(row, rng)))
     print(
-        f"{tasks.prompt_text(row):18s} right {''.join(right):>5s} -> {tasks.check(row, right, True)}"
-        f"   slip {''.join(slip):>5s} -> {tasks.check(row, slip, True)}"
+        f"{rlvr.prompt_text(row):18s} right {''.join(right):>5s} -> {rlvr.check(row, right, True)}"
+        f"   slip {''.join(slip):>5s} -> {rlvr.check(row, slip, True)}"
     )
 
 # %% [markdown]
@@ -67,15 +68,7 @@ plt.show()
 
 # %%
 cfg = train.Config(
-    digits=1,
-    band_check_every=25,
-    steps=15,
-    prompts_per_step=16,
-    variant=("grpo", "dapo"),
-    eval_problems=40,
-    eval_samples=16,
-    heldout_problems=64,
-    max_new_tokens=4,
+    **train.ONE_DIGIT, steps=15, variant=("grpo", "dapo"), eval_problems=40, eval_samples=16
 )
 result = train.run(cfg, seed=0)
 keys = ("pass_at_1", "entropy", "zero_std", "clip_low", "clip_high", "groups_sampled")

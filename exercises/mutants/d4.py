@@ -103,53 +103,30 @@ def _ratio_flat(logps, old_logps, mask):
 
 
 # ---------------------------------------------------------------- the exact testbed (exact.py)
-def _k3_gradient(
-    logits, ref_logits, length, *, detach=True, inverted=False, k1=False, uniform=False,
-    ratio=False, mean=False,
-):  # fmt: skip
-    """k3_loss_gradient with the mistakes switched on by keyword flags."""
+def _k3_gradient(logits, ref_logits, length, *, wrong=""):
+    """k3_loss_gradient with the mistake ``wrong`` names.
+
+    Mistakes:
+        not_detached: let the weights P_θ(y) carry gradient (forget to detach the sampling)
+        inverted: invert the ratio, r = π_θ/π_ref instead of π_ref/π_θ
+        k1: differentiate k1 = log π_θ/π_ref instead of k3
+        uniform: weigh every sequence equally instead of by P_θ(y)
+        ratio: multiply k3 by TRL's ratio π_θ/π_old (the reverse-KL version)
+        mean: average k3 over the tokens instead of summing it
+    """
     from snippets.d4_grpo_in_practice.exact import token_logprobs
 
     logits = logits.detach().requires_grad_()
     logp, ref_logp = token_logprobs(logits, length), token_logprobs(ref_logits, length)
     weight = logp.sum(dim=-1).exp()
-    weight = weight.detach() if detach else weight
-    weight = torch.ones_like(weight) if uniform else weight
-    log_r = (logp - ref_logp) if inverted else (ref_logp - logp)
-    k = -log_r if k1 else log_r.exp() - 1 - log_r
-    k = torch.exp(logp - logp.detach()) * k if ratio else k
-    k = k.mean(dim=-1) if mean else k.sum(dim=-1)
+    weight = weight if wrong == "not_detached" else weight.detach()
+    weight = torch.ones_like(weight) if wrong == "uniform" else weight
+    log_r = (logp - ref_logp) if wrong == "inverted" else (ref_logp - logp)
+    k = -log_r if wrong == "k1" else log_r.exp() - 1 - log_r
+    k = torch.exp(logp - logp.detach()) * k if wrong == "ratio" else k
+    k = k.mean(dim=-1) if wrong == "mean" else k.sum(dim=-1)
     (grad,) = torch.autograd.grad((weight * k).sum(), logits)
     return grad
 
 
-@MUTANTS.add(
-    "k3_loss_gradient", "let the weights P_θ(y) carry gradient (forget to detach the sampling)"
-)
-def _k3_weights_not_detached(logits, ref_logits, length):
-    return _k3_gradient(logits, ref_logits, length, detach=False)
-
-
-@MUTANTS.add("k3_loss_gradient", "invert the ratio, r = π_θ/π_ref instead of π_ref/π_θ")
-def _k3_inverted(logits, ref_logits, length):
-    return _k3_gradient(logits, ref_logits, length, inverted=True)
-
-
-@MUTANTS.add("k3_loss_gradient", "differentiate k1 = log π_θ/π_ref instead of k3")
-def _k3_is_k1(logits, ref_logits, length):
-    return _k3_gradient(logits, ref_logits, length, k1=True)
-
-
-@MUTANTS.add("k3_loss_gradient", "weigh every sequence equally instead of by P_θ(y)")
-def _k3_uniform(logits, ref_logits, length):
-    return _k3_gradient(logits, ref_logits, length, uniform=True)
-
-
-@MUTANTS.add("k3_loss_gradient", "multiply k3 by TRL's ratio π_θ/π_old (the reverse-KL version)")
-def _k3_with_ratio(logits, ref_logits, length):
-    return _k3_gradient(logits, ref_logits, length, ratio=True)
-
-
-@MUTANTS.add("k3_loss_gradient", "average k3 over the tokens instead of summing it")
-def _k3_mean(logits, ref_logits, length):
-    return _k3_gradient(logits, ref_logits, length, mean=True)
+MUTANTS.flags("k3_loss_gradient", _k3_gradient)

@@ -33,6 +33,7 @@ class RLVRConfig:
     """Settings of the addition task and its GRPO run."""
 
     digits: common.PosInt = 2  # operands have this many digits
+    terms: Annotated[int, common.Range(2)] = 2  # operands per sum (D4 asks for harder sums)
     correct_fraction: common.Prob = 0.35  # share of right answers in the pretraining data
     pretrain: Literal["band", "fixed"] = "band"  # until pass@1 is in the band, or fixed steps
     pretrain_steps: common.PosInt = 400  # "fixed": exactly this many next-token steps
@@ -59,8 +60,8 @@ class RLVRConfig:
 
     @property
     def max_new_tokens(self) -> int:
-        """The longest answer (digits + 1 for a carry) plus EOS."""
-        return self.digits + 2
+        """The longest answer's digits, plus EOS."""
+        return len(str(self.terms * (10**self.digits - 1))) + 1
 
 
 # --8<-- [end:config]
@@ -80,30 +81,34 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def sample_problems(rng: np.random.Generator, n: int, digits: int) -> np.ndarray:
-    """``n`` pairs of operands, each with exactly ``digits`` digits; shape (n, 2)."""
-    return rng.integers(10 ** (digits - 1), 10**digits, size=(n, 2))
+def sample_problems(rng: np.random.Generator, n: int, digits: int, terms: int = 2) -> np.ndarray:
+    """``n`` sums of ``terms`` operands, each with exactly ``digits`` digits; shape (n, terms)."""
+    return rng.integers(10 ** (digits - 1), 10**digits, size=(n, terms))
 
 
-def prompt_text(a: int, b: int) -> str:
-    """``47, 35`` -> ``"4 7 + 3 5 ="``."""
-    return f"{' '.join(str(a))} + {' '.join(str(b))} ="
+def prompt_text(row: np.ndarray) -> str:
+    """``[47, 35]`` -> ``"4 7 + 3 5 ="``: one token per digit or sign."""
+    return " + ".join(" ".join(str(int(x))) for x in row) + " ="
 
 
-def plausible_wrong_answer(a: int, b: int, rng: np.random.Generator) -> int:
-    """A mistake a careless adder makes: a dropped carry, or an answer off by one or ten."""
-    no_carry = int(
-        "".join(str((int(x) + int(y)) % 10) for x, y in zip(str(a), str(b), strict=True))
-    )
-    for candidate in rng.permutation([no_carry, a + b + 1, a + b - 1, a + b + 10, a + b - 10]):
-        if candidate != a + b and candidate >= 0:
+def plausible_wrong_answer(row: np.ndarray, rng: np.random.Generator) -> int:
+    """A mistake a careless adder makes: a dropped carry, or an answer off by one or ten.
+
+    The dropped carry adds the last operand to the sum of the others digit by digit.
+    """
+    total, head, last = int(row.sum()), int(row[:-1].sum()), int(row[-1])
+    width = len(str(max(head, last)))
+    pairs = zip(f"{head:0{width}d}", f"{last:0{width}d}", strict=True)
+    no_carry = int("".join(str((int(x) + int(y)) % 10) for x, y in pairs))
+    for candidate in rng.permutation([no_carry, total + 1, total - 1, total + 10, total - 10]):
+        if candidate != total and candidate >= 0:
             return int(candidate)
-    return a + b + 1  # pragma: no cover - the list always holds a wrong answer
+    return total + 1  # pragma: no cover - the list always holds a wrong answer
 
 
-def check(a: int, b: int, words: list[str], finished: bool) -> float:
-    """The verifier: 1.0 if the completion is exactly the digits of a + b, then EOS."""
-    return float(finished and "".join(words) == str(a + b))
+def check(row: np.ndarray, words: list[str], finished: bool) -> float:
+    """The verifier: 1.0 if the completion is exactly the digits of the sum, then EOS."""
+    return float(finished and "".join(words) == str(int(row.sum())))
 
 
 # --8<-- [end:task]
@@ -146,13 +151,13 @@ def pretrain_step(
     Returns:
         The step's loss.
     """
-    problems = sample_problems(rng, cfg.pretrain_batch, cfg.digits)
+    problems = sample_problems(rng, cfg.pretrain_batch, cfg.digits, cfg.terms)
     right = rng.random(len(problems)) < cfg.correct_fraction
     answers = [
-        a + b if ok else plausible_wrong_answer(a, b, rng)
-        for (a, b), ok in zip(problems, right, strict=True)
+        int(row.sum()) if ok else plausible_wrong_answer(row, rng)
+        for row, ok in zip(problems, right, strict=True)
     ]
-    prompts = [prompt_text(a, b) for a, b in problems]
+    prompts = [prompt_text(row) for row in problems]
     texts = [f"{p} {' '.join(str(s))} {EOS}" for p, s in zip(prompts, answers, strict=True)]
     batch = tokenizer(texts, padding=True, return_tensors="pt")
     n_prompt = len(prompts[0].split())  # every prompt has the same number of tokens
@@ -192,7 +197,7 @@ def pretrain(
             lm.eval()
             _, rewards = sample_and_check(lm, tokenizer, check_problems, cfg)
             checks.append((step, rewards.mean().item()))
-            if not fixed and cfg.band_low <= checks[-1][1] <= cfg.band_high:
+            if cfg.band_low <= checks[-1][1] <= cfg.band_high:
                 break
     lm.eval()
     return checks
@@ -207,12 +212,12 @@ def sample_and_check(
     lm: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, problems: np.ndarray, cfg: RLVRConfig
 ) -> tuple[d2.Rollout, torch.Tensor]:
     """One sampled answer per row of ``problems``, and the checker's reward for each."""
-    rollout = d2.generate(lm, tokenizer, [prompt_text(a, b) for a, b in problems], cfg)
+    rollout = d2.generate(lm, tokenizer, [prompt_text(row) for row in problems], cfg)
     answers = rollout.input_ids[:, rollout.prompt_length :] * rollout.response_mask
-    words = [tokenizer.decode(row, skip_special_tokens=True).split() for row in answers.tolist()]
+    words = [tokenizer.decode(ids, skip_special_tokens=True).split() for ids in answers.tolist()]
     rewards = [
-        check(a, b, w, f)
-        for (a, b), w, f in zip(problems, words, rollout.finished.tolist(), strict=True)
+        check(row, w, f)
+        for row, w, f in zip(problems, words, rollout.finished.tolist(), strict=True)
     ]
     return rollout, torch.tensor(rewards)
 
@@ -330,12 +335,18 @@ def run_rlvr(cfg: RLVRConfig, seed: int) -> dict:
     tokenizer = build_tokenizer()
     lm = build_model(cfg, tokenizer)
     check_problems = sample_problems(
-        np.random.default_rng(seed + 2 * curves.EVAL_SEED_OFFSET), cfg.band_problems, cfg.digits
+        np.random.default_rng(seed + 2 * curves.EVAL_SEED_OFFSET),
+        cfg.band_problems,
+        cfg.digits,
+        cfg.terms,
     )
     with common.Stopwatch() as pretraining:
         checks = pretrain(lm, tokenizer, cfg, rng, check_problems)
     held_out = sample_problems(
-        np.random.default_rng(seed + curves.EVAL_SEED_OFFSET), cfg.eval_problems, cfg.digits
+        np.random.default_rng(seed + curves.EVAL_SEED_OFFSET),
+        cfg.eval_problems,
+        cfg.digits,
+        cfg.terms,
     )
     before = pass_at_k_curve(lm, tokenizer, held_out, cfg)
     ref_lm = build_model(cfg, tokenizer)
@@ -344,7 +355,7 @@ def run_rlvr(cfg: RLVRConfig, seed: int) -> dict:
     history: dict[str, list[float]] = {key: [] for key in HISTORY}
     with common.Stopwatch() as training:
         for _ in common.progress(range(cfg.grpo_steps), desc="GRPO on the checker"):
-            problems = sample_problems(rng, cfg.prompts_per_step, cfg.digits)
+            problems = sample_problems(rng, cfg.prompts_per_step, cfg.digits, cfg.terms)
             stats = grpo_step(lm, ref_lm.requires_grad_(False), tokenizer, optimizer, problems, cfg)
             for key in HISTORY:
                 history[key].append(stats[key])

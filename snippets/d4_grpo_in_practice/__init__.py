@@ -4,8 +4,8 @@ Read the modules in this order:
 
 - ``exact``: every estimator's expected gradient, computed exactly by enumeration;
 - ``variants``: GRPO, DAPO, Dr. GRPO, GSPO and CISPO as small loss functions;
-- ``tasks``: three-digit sums, a harder verifiable task with an exact checker;
-- ``train``: any variant on those sums, with the diagnostics logged at every step;
+- ``train``: any variant on three-digit sums (D3's task with longer operands, from
+  ``rlvr``), with the diagnostics logged at every step;
 
 plus ``report`` (figures) and ``__main__`` (the command line:
 ``python -m snippets.d4_grpo_in_practice``). The face re-exports the variants and the
@@ -14,7 +14,6 @@ that imported it would make ``python -m`` warn that it was loaded twice).
 """
 
 # --8<-- [start:package]
-from snippets.d4_grpo_in_practice.tasks import check, prompt_text, sample_problems
 from snippets.d4_grpo_in_practice.train import Config, collect, recipe, run
 from snippets.d4_grpo_in_practice.variants import (
     VARIANTS,
@@ -26,8 +25,15 @@ from snippets.d4_grpo_in_practice.variants import (
 )
 
 __all__ = [
-    "VARIANTS", "Config", "LossSettings", "advantages", "check", "collect",
-    "dynamic_sampling_keep", "overlong_penalty", "prompt_text", "recipe", "run",
-    "sample_problems", "variant_loss",
-]  # fmt: skip
+    "VARIANTS",
+    "Config",
+    "LossSettings",
+    "advantages",
+    "collect",
+    "dynamic_sampling_keep",
+    "overlong_penalty",
+    "recipe",
+    "run",
+    "variant_loss",
+]
 # --8<-- [end:package]

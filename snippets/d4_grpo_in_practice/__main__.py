@@ -18,18 +18,23 @@ from snippets.d4_grpo_in_practice import report, train
 
 # --8<-- [end:imports]
 
-QUICK = {"band_max_steps": 100, "steps": 3, "eval_problems": 20, "eval_samples": 8,
-         "heldout_problems": 32}  # fmt: skip
+QUICK = {
+    "band_max_steps": 100,
+    "steps": 3,
+    "eval_problems": 20,
+    "eval_samples": 8,
+    "heldout_problems": 32,
+}
+OUTPUTS = {
+    "plot": "save the diagnostics figure (PNG)",
+    "plot_collapse": "save the collapse figure (PNG)",
+}
 
 
 # --8<-- [start:main]
 def main(argv: list[str] | None = None) -> dict:
     """Pretrain, train every asked-for variant, and print their diagnostics as one JSON line."""
-    parser = common.config_parser(
-        train.Config, __doc__, prog="python -m snippets.d4_grpo_in_practice", quick=QUICK
-    )
-    parser.add_argument("--plot", metavar="PATH", help="save the diagnostics figure (PNG)")
-    parser.add_argument("--plot-collapse", metavar="PATH", help="save the collapse figure (PNG)")
+    parser = common.config_parser(train.Config, __doc__, __spec__, quick=QUICK, outputs=OUTPUTS)
     cfg, args = common.parse_config(parser, argv)
     if len(set(cfg.variant)) < len(cfg.variant):
         parser.error("argument --variant: a variant is named twice")

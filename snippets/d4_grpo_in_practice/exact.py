@@ -373,11 +373,12 @@ def sampled_variance(
     picked = torch.multinomial(prob.expand(groups, -1), G, replacement=True, generator=g)
     r, kernel = reward[picked], score_kernel(logits, picked, length)  # r: (groups, G)
     advantages = {
-        "reinforce": r, "baseline": r - p,
+        "reinforce": r,
+        "baseline": r - p,
         "rloo": losses.rloo_advantages(r.flatten(), G).view(groups, G),
         "grpo": losses.group_advantages(r.flatten(), G).view(groups, G),
         "dr_grpo": losses.group_advantages(r.flatten(), G, "none").view(groups, G),
-    }  # fmt: skip
+    }
     found = {}
     for estimator, a in advantages.items():
         mean = expected_gradient(logits, reward, length, estimator, G)
@@ -451,10 +452,9 @@ def testbed(cfg: Config, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     """Print, as one JSON line, the exact tables and the sampled variances."""
-    prog = "python -m snippets.d4_grpo_in_practice.exact"
     quick = {"vocab": 3, "length": 3, "groups": 50}
-    parser = common.config_parser(Config, __doc__, prog=prog, quick=quick)
-    parser.add_argument("--plot", metavar="PATH", help="save the variance figure as a PNG")
+    outputs = {"plot": "save the variance figure as a PNG"}
+    parser = common.config_parser(Config, __doc__, __spec__, quick=quick, outputs=outputs)
     cfg, args = common.parse_config(parser, argv)
     torch.set_num_threads(1)  # thousands of small tensor ops: threads only add overhead
     found = testbed(cfg, args.seed)

@@ -75,9 +75,15 @@ def plot_collapse(result: dict, path: str | Path, title: str) -> str:
         axes[2].plot(steps, h["zero_std"], lw=1.2, color=line.get_color())
         if arm["no_signal_step"] is not None:  # from here on nearly every group agrees
             axes[2].axvline(arm["no_signal_step"], color=line.get_color(), ls="--", lw=1)
-    for ax, label in zip(axes, ("policy entropy per token (nats); ● collapse",
-                                "held-out pass@1", "share of groups with zero std; -- no signal"),
-                           strict=True):  # fmt: skip
+    for ax, label in zip(
+        axes,
+        (
+            "policy entropy per token (nats); ● collapse",
+            "held-out pass@1",
+            "share of groups with zero std; -- no signal",
+        ),
+        strict=True,
+    ):
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("RL step")
     axes[0].legend(fontsize=8)

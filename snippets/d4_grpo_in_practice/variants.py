@@ -23,8 +23,12 @@ from snippets.d3_grpo_rloo_and_dpo import losses as d3
 # --8<-- [start:settings]
 VARIANTS = ("grpo", "dapo", "dr_grpo", "gspo", "cispo")
 AGGREGATION: dict[str, d3.Aggregation] = {  # how each variant averages its token losses
-    "grpo": "grpo", "dapo": "dapo", "dr_grpo": "dr_grpo", "gspo": "grpo", "cispo": "dapo",
-}  # fmt: skip
+    "grpo": "grpo",
+    "dapo": "dapo",
+    "dr_grpo": "dr_grpo",
+    "gspo": "grpo",
+    "cispo": "dapo",
+}
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,11 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
+def captioned(header: list[str], rows: list[list[str]], caption: str, record: dict) -> str:
+    """A Markdown table, the line that says what it was computed on, and its provenance."""
+    return table(header, rows) + "\n" + caption + "\n" + provenance(record)
+
+
 def section(name: str, body: str) -> str:
     """A named section of a Markdown file, which a page includes as ``"file.md:name"``."""
     marker = "--8<--"  # written in two pieces so that this file has no section of that name

@@ -7,7 +7,7 @@ names, for each file ``results/runs/<view>.md``, the records it is rendered from
 # --8<-- [start:imports]
 from __future__ import annotations
 
-from snippets.regenerate.helpers import View, from_benchmark, num, provenance, table
+from snippets.regenerate.helpers import View, captioned, from_benchmark, num, provenance, table
 
 # --8<-- [end:imports]
 
@@ -47,7 +47,7 @@ def view_b0_testbed(b0: dict) -> str:
         "of wall time).\n"
     )
     intro = f"At step {m['steps']:,}, seed 0:\n\n"
-    return intro + table(head, rows) + "\n" + timing + "\n" + provenance(b0)
+    return intro + captioned(head, rows, timing, b0)
 
 
 def view_b0_regret(b0: dict) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from snippets.regenerate.helpers import (
     View,
+    captioned,
     from_benchmark,
     median_iqr,
     provenance,
@@ -48,7 +49,7 @@ def view_c0_seeds(c0: dict) -> str:
         f"{m['episodes']} episodes (the target asks for 4 of 5); {still} of {n} are still at or "
         "above it over their last 100 episodes.\n"
     )
-    return table(head, rows) + "\n" + text + "\n" + provenance(c0)
+    return captioned(head, rows, text, c0)
 
 
 def view_c0_speed(race: dict) -> str:

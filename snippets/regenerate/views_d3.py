@@ -15,6 +15,7 @@ import numpy as np
 
 from snippets.regenerate.helpers import (
     View,
+    captioned,
     from_benchmark,
     from_benchmarks,
     json_line,
@@ -346,7 +347,7 @@ def view_d3_kl(kl: dict) -> str:
         f"length {m['length']}), logits drawn with seed {m['seed']}. Gradient error: "
         "‖E[∇] − ∇KL‖ / ‖∇KL‖.*\n"
     )
-    return table(head, rows) + "\n" + where + "\n" + provenance(kl)
+    return captioned(head, rows, where, kl)
 
 
 # --8<-- [end:views]

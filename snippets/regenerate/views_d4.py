@@ -4,10 +4,12 @@ Each ``view_*`` function turns committed records into the Markdown the D4 page i
 ``VIEWS`` names, for each file ``results/runs/<view>.md``, the records it is rendered from.
 """
 
+# --8<-- [start:imports]
 from __future__ import annotations
 
 from snippets.regenerate.helpers import (
     View,
+    captioned,
     from_benchmarks,
     median_iqr,
     num,
@@ -17,7 +19,9 @@ from snippets.regenerate.helpers import (
     table,
 )
 
-# ---- exact testbed (OWNER: D4-exact helper) ----
+# --8<-- [end:imports]
+
+
 # --8<-- [start:exact]
 D4_ESTIMATORS = {  # exact.py's estimators, as the page names them
     "reinforce": "REINFORCE, $A_i = r_i$",
@@ -26,19 +30,27 @@ D4_ESTIMATORS = {  # exact.py's estimators, as the page names them
     "grpo": "GRPO: $A_i = (r_i - \\bar r)/(\\operatorname{std}(r) + \\varepsilon)$",
     "dr_grpo": "Dr. GRPO: $A_i = r_i - \\bar r$",
 }
-D4_KL_TERMS = {"k1": "$k_1 = \\log \\pi_\\theta/\\pi_{\\text{ref}}$",
-               "k2": "$k_2 = \\tfrac12 (\\log r)^2$",
-               "k3": "$k_3 = r - 1 - \\log r$"}  # fmt: skip
-D4_VERDICTS = {"reverse": "reverse KL(π‖ref)", "forward": "forward KL(ref‖π)",
-               "neither": "neither", "zero": "neither (zero)"}  # fmt: skip
+D4_KL_TERMS = {
+    "k1": "$k_1 = \\log \\pi_\\theta/\\pi_{\\text{ref}}$",
+    "k2": "$k_2 = \\tfrac12 (\\log r)^2$",
+    "k3": "$k_3 = r - 1 - \\log r$",
+}
+D4_VERDICTS = {
+    "reverse": "reverse KL(π‖ref)",
+    "forward": "forward KL(ref‖π)",
+    "neither": "neither",
+    "zero": "neither (zero)",
+}
 
 
 def _testbed_line(m: dict) -> str:
     """What the exact numbers were computed on."""
     prompts = len(m["advantages"]["pass_rates"])
-    return (f"*Exact sums over the {m['vocab'] ** m['length']} sequences (vocabulary {m['vocab']}, "
-            f"length {m['length']}) of each of {prompts} prompts, a tabular policy per prompt, "
-            f"logits drawn with seed {m['seed']}.*\n")  # fmt: skip
+    return (
+        f"*Exact sums over the {m['vocab'] ** m['length']} sequences (vocabulary {m['vocab']}, "
+        f"length {m['length']}) of each of {prompts} prompts, a tabular policy per prompt, "
+        f"logits drawn with seed {m['seed']}.*\n"
+    )
 
 
 def view_d4_advantages(run: dict) -> str:
@@ -71,12 +83,17 @@ def view_d4_advantages(run: dict) -> str:
 def view_d4_grpo_weight(run: dict) -> str:
     """D4: GRPO's closed-form weight w_G(p) for several G, against its limit 1/σ(p)."""
     w = run["metrics"]["grpo_weight"]
-    head = ["group size"] + [f"$p$ = {p:g}" + (f" or {1 - p:g}" if p != 0.5 else "")
-                             for p in w["pass_rates"]]  # fmt: skip
-    rows = [[f"G = {G}"] + [num(x, ".3f") for x in ws]
-            for G, ws in zip(w["group_sizes"], w["weights"], strict=True)]  # fmt: skip
-    rows.append(["$1/\\sigma(p)$, the limit"]
-                + [num(1 / (p * (1 - p)) ** 0.5, ".3f") for p in w["pass_rates"]])  # fmt: skip
+    head = ["group size"] + [
+        f"$p$ = {p:g}" + (f" or {1 - p:g}" if p != 0.5 else "") for p in w["pass_rates"]
+    ]
+    rows = [
+        [f"G = {G}"] + [num(x, ".3f") for x in ws]
+        for G, ws in zip(w["group_sizes"], w["weights"], strict=True)
+    ]
+    rows.append(
+        ["$1/\\sigma(p)$, the limit"]
+        + [num(1 / (p * (1 - p)) ** 0.5, ".3f") for p in w["pass_rates"]]
+    )
     return table(head, rows) + "\n" + provenance(run)
 
 
@@ -86,14 +103,26 @@ def view_d4_kl(run: dict) -> str:
     rows = []
     for name, t in m["kl"]["terms"].items():
         kind, placement, *ratio = name.split("-")
-        rows.append([D4_KL_TERMS[kind] + (", times $\\rho$" if ratio else ""), placement,
-                     num(t["value"], ".3f"), D4_VERDICTS[t["token"]], D4_VERDICTS[t["sequence"]],
-                     num(t["cosine_sequence_reverse"], ".3f"),
-                     num(t["error_sequence_reverse"], ".3f")])  # fmt: skip
-    head = ["term ($r = \\pi_{\\text{ref}}/\\pi_\\theta$ per token)", "used in the",
-            f"expected value (KL(P‖P_ref) = {num(m['kl']['kl'], '.3f')})",
-            "per token, prefix fixed: gradient of", "whole sequences: gradient of",
-            "cosine with ∇KL(P‖P_ref)", "error to it"]  # fmt: skip
+        rows.append(
+            [
+                D4_KL_TERMS[kind] + (", times $\\rho$" if ratio else ""),
+                placement,
+                num(t["value"], ".3f"),
+                D4_VERDICTS[t["token"]],
+                D4_VERDICTS[t["sequence"]],
+                num(t["cosine_sequence_reverse"], ".3f"),
+                num(t["error_sequence_reverse"], ".3f"),
+            ]
+        )
+    head = [
+        "term ($r = \\pi_{\\text{ref}}/\\pi_\\theta$ per token)",
+        "used in the",
+        f"expected value (KL(P‖P_ref) = {num(m['kl']['kl'], '.3f')})",
+        "per token, prefix fixed: gradient of",
+        "whole sequences: gradient of",
+        "cosine with ∇KL(P‖P_ref)",
+        "error to it",
+    ]
     where = (
         "*A verdict is a match to 1e-8 in relative error, computed in float64. "
         "Gradient error: ‖E[∇] − ∇KL‖ / ‖∇KL‖.*\n"
@@ -105,15 +134,17 @@ def view_d4_variance(run: dict) -> str:
     """D4: each estimator's sampled variance around the exact mean, by group size."""
     v = run["metrics"]["variance"]
     head = ["advantage"] + [f"G = {G}" for G in v["group_sizes"]]
-    rows = [[D4_ESTIMATORS[kind]] + [num(x, ".1f") for x in v["estimators"][kind]["relative"]]
-            for kind in D4_ESTIMATORS]  # fmt: skip
+    rows = [
+        [D4_ESTIMATORS[kind]] + [num(x, ".1f") for x in v["estimators"][kind]["relative"]]
+        for kind in D4_ESTIMATORS
+    ]
     spread = "\\mathbb{E}\\lVert \\hat g - \\mathbb{E}[\\hat g] \\rVert^2"
     signal = "\\lVert \\mathbb{E}[\\hat g] \\rVert^2"
     where = (
         f"*${spread} / {signal}$ over {v['groups']} sampled groups per prompt and group size; "
         "the mean is the exact one.*\n"
     )
-    return table(head, rows) + "\n" + where + "\n" + provenance(run)
+    return captioned(head, rows, where, run)
 
 
 EXACT_VIEWS: dict[str, View] = {
@@ -125,7 +156,7 @@ EXACT_VIEWS: dict[str, View] = {
 # --8<-- [end:exact]
 
 
-# ---- practice: the harder task, training, collapse, benchmark (OWNER: D4-practice helper) ----
+# --8<-- [start:practice]
 PRACTICE_ARMS = ("grpo", "dapo", "dr_grpo", "gspo", "cispo")
 PRACTICE_BENCH = tuple(f"d4-{v}" for v in PRACTICE_ARMS)
 
@@ -154,11 +185,17 @@ def _arms_table(run: dict) -> str:
     names = [k.removeprefix("pass_at_1_gain_") for k in m if k.startswith("pass_at_1_gain_")]
     cfg = train.Config()
     share, agree = pct(cfg.collapse_fraction, 0), pct(cfg.no_signal_share, 0)
-    header = ["variant", "pass@1 before → after", "pass@64 before → after",
-              "entropy (nats), step 1 → last 5 steps", f"entropy below {share} of step 1's from step",
-              f"≥ {agree} of groups agree from step",
-              "zero-std groups (mean)", "clip fraction low / high (mean)",
-              "groups sampled per step"]  # fmt: skip
+    header = [
+        "variant",
+        "pass@1 before → after",
+        "pass@64 before → after",
+        "entropy (nats), step 1 → last 5 steps",
+        f"entropy below {share} of step 1's from step",
+        f"≥ {agree} of groups agree from step",
+        "zero-std groups (mean)",
+        "clip fraction low / high (mean)",
+        "groups sampled per step",
+    ]
     return table(header, [_arm_row(m, n) for n in names]) + "\n" + provenance(run)
 
 
@@ -185,16 +222,26 @@ def view_d4_benchmark(*entries: tuple[str, dict]) -> str:
     for name, e in entries:
         v = benchmark.LESSONS[name].metric.removeprefix("pass_at_1_gain_")
         ms = seed_metrics(e)
-        rows.append([
-            v + (" (held back)" if name.endswith("heldout") else ""),
-            ", ".join(str(r["seed"]) for r in e["runs"]),
-            _over_seeds(ms, f"pass_at_1_gain_{v}"), _over_seeds(ms, f"pass_at_64_change_{v}"),
-            _over_seeds(ms, f"final_entropy_{v}", 1.0, "{:.2f}"),
-            _over_seeds(ms, f"zero_std_{v}", 100.0, "{:.0f} %"),
-            f"{e['summary']['met']} of {e['summary']['seeds']}",
-        ])  # fmt: skip
-    header = ["variant", "seeds", "pass@1 gain (points)", "pass@64 change (points)",
-              "final entropy (nats)", "zero-std groups", "seeds with a gain ≥ 20 points"]  # fmt: skip
+        rows.append(
+            [
+                v + (" (held back)" if name.endswith("heldout") else ""),
+                ", ".join(str(r["seed"]) for r in e["runs"]),
+                _over_seeds(ms, f"pass_at_1_gain_{v}"),
+                _over_seeds(ms, f"pass_at_64_change_{v}"),
+                _over_seeds(ms, f"final_entropy_{v}", 1.0, "{:.2f}"),
+                _over_seeds(ms, f"zero_std_{v}", 100.0, "{:.0f} %"),
+                f"{e['summary']['met']} of {e['summary']['seeds']}",
+            ]
+        )
+    header = [
+        "variant",
+        "seeds",
+        "pass@1 gain (points)",
+        "pass@64 change (points)",
+        "final entropy (nats)",
+        "zero-std groups",
+        "seeds with a gain ≥ 20 points",
+    ]
     note = "\n*Median [25th, 75th percentile] over the seeds.*\n\n"
     return table(header, rows) + note + _seed_rows(entries) + "\n" + from_benchmarks(*entries)
 
@@ -206,14 +253,23 @@ def _seed_rows(entries: tuple[tuple[str, dict], ...]) -> str:
         for r in e["runs"]:
             runs.setdefault(r["seed"], (name.endswith("heldout"), r["metrics"]))
     rows = [
-        [str(seed) + (" (held back)" if held else ""), str(m["pretrain_steps_used"]),
-         pct(m["pass_at_1_before"])]
-        + [f"{100 * m[f'pass_at_1_gain_{v}']:+.1f}" if f"pass_at_1_gain_{v}" in m else "—"
-           for v in PRACTICE_ARMS]
+        [
+            str(seed) + (" (held back)" if held else ""),
+            str(m["pretrain_steps_used"]),
+            pct(m["pass_at_1_before"]),
+        ]
+        + [
+            f"{100 * m[f'pass_at_1_gain_{v}']:+.1f}" if f"pass_at_1_gain_{v}" in m else "—"
+            for v in PRACTICE_ARMS
+        ]
         for seed, (held, m) in sorted(runs.items())
-    ]  # fmt: skip
-    header = ["seed", "pretraining steps", "pass@1 at the start",
-              *(f"{v}: pass@1 gain (points)" for v in PRACTICE_ARMS)]  # fmt: skip
+    ]
+    header = [
+        "seed",
+        "pretraining steps",
+        "pass@1 at the start",
+        *(f"{v}: pass@1 gain (points)" for v in PRACTICE_ARMS),
+    ]
     return table(header, rows)
 
 
@@ -224,6 +280,9 @@ PRACTICE_VIEWS: dict[str, View] = {
         tuple(f"benchmark:{n}" for n in (*PRACTICE_BENCH, "d4-heldout")), view_d4_benchmark
     ),
 }
+# --8<-- [end:practice]
 
 
+# --8<-- [start:registry]
 VIEWS: dict[str, View] = {**EXACT_VIEWS, **PRACTICE_VIEWS}
+# --8<-- [end:registry]
