@@ -18,6 +18,11 @@ from snippets import common
 
 # --8<-- [end:imports]
 
+# Where the page's default run keeps its record (its --save-logs): the lab and the views read it.
+RUN_JSON = (
+    Path(__file__).resolve().parents[2] / "docs" / "assets" / "figures" / "d2_default_run.json"
+)
+
 
 # --8<-- [start:plots]
 def plot_reward_hacking(logs: dict[str, dict[str, list[float]]]) -> Any:
