@@ -238,8 +238,13 @@ def train_sac(cfg: Config, seed: int) -> tuple[object, c2.RunResult]:
     common.seed_everything(seed)
     result = c2.RunResult(seed=seed)
     keeper = c2.Keeper(replace(cfg, eval_every=cfg.eval_every // 10), seed, result)
-    model = SAC("MlpPolicy", make_vec_env(cfg.env_id, n_envs=1, seed=seed),
-                learning_rate=cfg.learning_rate, seed=seed, device="cpu")  # fmt: skip
+    model = SAC(
+        "MlpPolicy",
+        make_vec_env(cfg.env_id, n_envs=1, seed=seed),
+        learning_rate=cfg.learning_rate,
+        seed=seed,
+        device="cpu",
+    )
 
     def act(obs: np.ndarray) -> np.ndarray:
         return model.predict(obs, deterministic=True)[0]  # tanh(mean), scaled to [-2, 2]
@@ -342,14 +347,20 @@ def plot_run(act: Callable, result: c2.RunResult, cfg: Config, path: str) -> str
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.0))
     left.plot(result.eval_steps, result.eval_returns, marker=".")
     left.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
-    left.set(xlabel="environment steps", ylabel="greedy return (mean of 10 episodes)",
-             title=f"{cfg.algo.upper()} on {cfg.env_id}, seed {result.seed}")  # fmt: skip
+    left.set(
+        xlabel="environment steps",
+        ylabel="greedy return (mean of 10 episodes)",
+        title=f"{cfg.algo.upper()} on {cfg.env_id}, seed {result.seed}",
+    )
     theta, theta_dot, torque = policy_grid(act)
     image = right.pcolormesh(theta, theta_dot, torque, cmap="coolwarm", vmin=-2, vmax=2)
     angle, velocity = greedy_trajectory(act, cfg.env_id, seed=result.seed + 30_000)
     right.plot(angle, velocity, ".", color="black", ms=2.5, label="one greedy episode")
-    right.set(xlabel="angle θ (0 = upright, ±π = hanging)", ylabel="angular velocity θ̇",
-              title="the kept policy: torque a(θ, θ̇)")  # fmt: skip
+    right.set(
+        xlabel="angle θ (0 = upright, ±π = hanging)",
+        ylabel="angular velocity θ̇",
+        title="the kept policy: torque a(θ, θ̇)",
+    )
     right.legend(loc="upper right", fontsize=8)
     fig.colorbar(image, ax=right, label="torque")
     return common.save_figure(fig, path)
@@ -374,8 +385,12 @@ def plot_benchmark(path: str, *entries: tuple[str, dict]) -> str:
         ax.fill_between(x, q25, q75, alpha=0.2)
     ax.axhline(-200, color="grey", ls="--", lw=1, label="−200 (SAC's target)")
     ax.axhline(-300, color="grey", ls=":", lw=1, label="−300 (PPO's target)")
-    ax.set(xscale="log", xlabel="environment steps (log scale)", ylabel="greedy return",
-           title="Pendulum-v1: median and interquartile range over seeds")  # fmt: skip
+    ax.set(
+        xscale="log",
+        xlabel="environment steps (log scale)",
+        ylabel="greedy return",
+        title="Pendulum-v1: median and interquartile range over seeds",
+    )
     ax.legend(loc="lower right", fontsize=8)
     return common.save_figure(fig, path)
 
@@ -424,11 +439,16 @@ def from_benchmark(figure: str) -> dict:
 def summary(model: object, result: c2.RunResult, cfg: Config) -> dict:
     """The run's headline numbers: the kept and final agents' scores, and the evaluations."""
     return {
-        "algo": cfg.algo, "kept_mean_return": result.kept_eval, "kept_step": result.kept_step,
-        "final_mean_return": result.final_eval, "eval_steps": result.eval_steps,
-        "eval_returns": result.eval_returns, "seconds": result.seconds, "config": asdict(cfg),
+        "algo": cfg.algo,
+        "kept_mean_return": result.kept_eval,
+        "kept_step": result.kept_step,
+        "final_mean_return": result.final_eval,
+        "eval_steps": result.eval_steps,
+        "eval_returns": result.eval_returns,
+        "seconds": result.seconds,
+        "config": asdict(cfg),
         "log_std": model.log_std.tolist() if cfg.algo == "ppo" else None,
-    }  # fmt: skip
+    }
 
 
 # --8<-- [start:main]

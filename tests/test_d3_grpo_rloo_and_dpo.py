@@ -174,14 +174,24 @@ def test_our_grpo_loss_and_its_gradient_equal_trls(
 
     warnings.filterwarnings("ignore")
     args = GRPOConfig(
-        output_dir=os.path.join(tiny_model_dir, "grpo"), use_cpu=True, bf16=False,
-        per_device_train_batch_size=4, num_generations=4, max_completion_length=6, beta=0.5,
-        loss_type=how, use_bias_correction_kl=correction, report_to="none", disable_tqdm=True,
-    )  # fmt: skip
+        output_dir=os.path.join(tiny_model_dir, "grpo"),
+        use_cpu=True,
+        bf16=False,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=6,
+        beta=0.5,
+        loss_type=how,
+        use_bias_correction_kl=correction,
+        report_to="none",
+        disable_tqdm=True,
+    )
     trainer = GRPOTrainer(
-        model=tiny_model_dir, reward_funcs=lambda completions, **_: [0.0] * len(completions),
-        args=args, train_dataset=Dataset.from_dict({"prompt": ["the movie was"] * 4}),
-    )  # fmt: skip
+        model=tiny_model_dir,
+        reward_funcs=lambda completions, **_: [0.0] * len(completions),
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": ["the movie was"] * 4}),
+    )
     g = torch.Generator().manual_seed(1)
     vocab = trainer.model.config.vocab_size
     prompt = torch.randint(3, vocab, (4, 3), generator=g)
@@ -201,17 +211,30 @@ def test_our_grpo_loss_and_its_gradient_equal_trls(
 
     def ours(old: torch.Tensor, ratio_correction: bool) -> tuple[torch.Tensor, torch.Tensor]:
         loss, _ = losses.grpo_loss(
-            completion_logps(model, ids, 3), old, advantages, mask, ref_logprobs=ref, beta=0.5,
-            epsilon=0.2, how=how, max_len=6, kl_ratio_correction=ratio_correction,
-        )  # fmt: skip
+            completion_logps(model, ids, 3),
+            old,
+            advantages,
+            mask,
+            ref_logprobs=ref,
+            beta=0.5,
+            epsilon=0.2,
+            how=how,
+            max_len=6,
+            kl_ratio_correction=ratio_correction,
+        )
         return loss, flat_grad(loss, model)
 
     for old in (stale, fresh):
         inputs = {
-            "prompt_ids": prompt, "prompt_mask": torch.ones_like(prompt),
-            "completion_ids": completion, "completion_mask": mask, "advantages": advantages,
-            "old_per_token_logps": old, "ref_per_token_logps": ref, "num_items_in_batch": mask.sum(),
-        }  # fmt: skip
+            "prompt_ids": prompt,
+            "prompt_mask": torch.ones_like(prompt),
+            "completion_ids": completion,
+            "completion_mask": mask,
+            "advantages": advantages,
+            "old_per_token_logps": old,
+            "ref_per_token_logps": ref,
+            "num_items_in_batch": mask.sum(),
+        }
         theirs = trainer._compute_loss(model, inputs)
         theirs_grad = flat_grad(theirs, model)
         loss, grad = ours(old, correction)
@@ -229,9 +252,14 @@ def test_our_dpo_loss_equals_trls_to_1e_5(tiny_model_dir: str) -> None:
     warnings.filterwarnings("ignore")
     pairs = {"prompt": ["the movie was"] * 2, "chosen": ["great ."] * 2, "rejected": ["bad ."] * 2}
     args = DPOConfig(
-        output_dir=os.path.join(tiny_model_dir, "dpo"), use_cpu=True, bf16=False, beta=0.1,
-        per_device_train_batch_size=2, report_to="none", disable_tqdm=True,
-    )  # fmt: skip
+        output_dir=os.path.join(tiny_model_dir, "dpo"),
+        use_cpu=True,
+        bf16=False,
+        beta=0.1,
+        per_device_train_batch_size=2,
+        report_to="none",
+        disable_tqdm=True,
+    )
     trainer = DPOTrainer(model=tiny_model_dir, args=args, train_dataset=Dataset.from_dict(pairs))
     g = torch.Generator().manual_seed(2)
     vocab = trainer.model.config.vocab_size
@@ -379,8 +407,12 @@ def test_the_free_text_checker_scores_the_last_number_of_a_chat_answer() -> None
     ]
     assert trl_grpo.last_number("x = -4") == -4 and trl_grpo.last_number("none") is None
     assert trl_grpo.addition_reward(completions, answer=[12, 12, 12, 12, 1012]) == [
-        1.0, 1.0, 0.0, 0.0, 1.0,
-    ]  # fmt: skip
+        1.0,
+        1.0,
+        0.0,
+        0.0,
+        1.0,
+    ]
 
 
 def test_precision_is_float32_on_cpu_and_mps_and_bf16_only_on_a_cuda_gpu_with_bf16(
@@ -469,8 +501,12 @@ def test_best_of_n_kl_estimate_reaches_the_bound_without_ties() -> None:
     rng = np.random.default_rng(1)
     for n in (2, 8):  # a million equally likely items: repeats are rare, the bound is exact
         logps = np.full(1024, -math.log(10**6))
-        estimate = np.mean([methods.best_of_n_log_ratios(rng.permutation(10**6)[:1024], logps, n).mean()
-                            for _ in range(100)])  # fmt: skip
+        estimate = np.mean(
+            [
+                methods.best_of_n_log_ratios(rng.permutation(10**6)[:1024], logps, n).mean()
+                for _ in range(100)
+            ]
+        )
         assert estimate == pytest.approx(math.log(n) - (n - 1) / n, abs=0.01)
 
 

@@ -112,23 +112,40 @@ def test_cli_runs_one_command_into_a_temporary_folder(tmp_path: Path, capsys):
 # Hand-built D3 records: what each D3 table must say, line by line.
 MACHINE = {"platform": "Linux x86_64", "cpus": 2}
 D3_METRICS = {
-    "gold_gain_std_grpo": 1.234, "kl_grpo": 4.5, "seconds_grpo": 61.4,
-    "tokens_generated_grpo": 123456, "model_state_mb_grpo": 12.34,
-    "gold_gain_std_dpo": -0.05, "kl_dpo": 0.123, "seconds_dpo": 9.6,
-    "tokens_generated_dpo": 0, "model_state_mb_dpo": 8.0,
+    "gold_gain_std_grpo": 1.234,
+    "kl_grpo": 4.5,
+    "seconds_grpo": 61.4,
+    "tokens_generated_grpo": 123456,
+    "model_state_mb_grpo": 12.34,
+    "gold_gain_std_dpo": -0.05,
+    "kl_dpo": 0.123,
+    "seconds_dpo": 9.6,
+    "tokens_generated_dpo": 0,
+    "model_state_mb_dpo": 8.0,
     "best_of_n": [{"n": 4, "gold_gain_std": 0.8, "kl": 0.91}],
-}  # fmt: skip
+}
 RLVR_METRICS = {
-    "pass_at_k_before": {"1": 0.22, "8": 0.87}, "pass_at_k_after": {"1": 0.62, "8": 0.9},
-    "pass_at_1_before": 0.2234, "pass_at_1_after": 0.6166, "pass_at_1_gain": 0.3932,
-    "seconds_grpo": 150.4, "seconds_pretrain": 40.6,
-}  # fmt: skip
+    "pass_at_k_before": {"1": 0.22, "8": 0.87},
+    "pass_at_k_after": {"1": 0.62, "8": 0.9},
+    "pass_at_1_before": 0.2234,
+    "pass_at_1_after": 0.6166,
+    "pass_at_1_gain": 0.3932,
+    "seconds_grpo": 150.4,
+    "seconds_pretrain": 40.6,
+}
 
 
 def record(name: str, metrics: dict) -> dict:
-    return {"run": name, "command": f"uv run python -m snippets.x --{name}", "date": "2026-12-01",
-            "machine": MACHINE, "load_average": 1.5, "wall_seconds": 300.2, "metrics": metrics,
-            "files": {}}  # fmt: skip
+    return {
+        "run": name,
+        "command": f"uv run python -m snippets.x --{name}",
+        "date": "2026-12-01",
+        "machine": MACHINE,
+        "load_average": 1.5,
+        "wall_seconds": 300.2,
+        "metrics": metrics,
+        "files": {},
+    }
 
 
 def entry(date: str, gain_key: str, kl_key: str, gains: list, kls: list, met: int) -> dict:
@@ -136,8 +153,13 @@ def entry(date: str, gain_key: str, kl_key: str, gains: list, kls: list, met: in
         {"seed": s, "metrics": {gain_key: g, kl_key: k}, "curve": None}
         for s, (g, k) in enumerate(zip(gains, kls, strict=True))
     ]
-    return {"date": date, "machine": MACHINE, "target_text": f"{gain_key} target", "runs": runs,
-            "summary": {"met": met, "seeds": len(runs)}}  # fmt: skip
+    return {
+        "date": date,
+        "machine": MACHINE,
+        "target_text": f"{gain_key} target",
+        "runs": runs,
+        "summary": {"met": met, "seeds": len(runs)},
+    }
 
 
 def write_d3_sources(folder: Path) -> Path:
@@ -145,11 +167,19 @@ def write_d3_sources(folder: Path) -> Path:
     (folder / "d3.json").write_text(json.dumps(record("d3", D3_METRICS)))
     (folder / "d3-rlvr.json").write_text(json.dumps(record("d3-rlvr", RLVR_METRICS)))
     lessons = {
-        "d2": entry("2026-11-26", "gold_gain_std_kl", "kl_after_kl", [1.0, 1.6, 1.2], [4.0, 4.2, 4.6], 3),
-        "d3-grpo": entry("2026-12-01", "gold_gain_std_grpo", "kl_grpo", [1.0, 1.2, 1.6], [4.0, 4.2, 4.6], 2),
-        "d3-rloo": entry("2026-12-01", "gold_gain_std_rloo", "kl_rloo", [0.5, 1.0, 1.5], [5.0, 6.0, 7.0], 1),
-        "d3-dpo": entry("2026-12-01", "gold_gain_std_dpo", "kl_dpo", [0.2, 0.4, 0.8], [0.5, 1.0, 1.5], 0),
-    }  # fmt: skip
+        "d2": entry(
+            "2026-11-26", "gold_gain_std_kl", "kl_after_kl", [1.0, 1.6, 1.2], [4.0, 4.2, 4.6], 3
+        ),
+        "d3-grpo": entry(
+            "2026-12-01", "gold_gain_std_grpo", "kl_grpo", [1.0, 1.2, 1.6], [4.0, 4.2, 4.6], 2
+        ),
+        "d3-rloo": entry(
+            "2026-12-01", "gold_gain_std_rloo", "kl_rloo", [0.5, 1.0, 1.5], [5.0, 6.0, 7.0], 1
+        ),
+        "d3-dpo": entry(
+            "2026-12-01", "gold_gain_std_dpo", "kl_dpo", [0.2, 0.4, 0.8], [0.5, 1.0, 1.5], 0
+        ),
+    }
     (folder / "benchmark.json").write_text(json.dumps({"lessons": lessons}))
     return folder / "benchmark.json"
 
@@ -165,11 +195,13 @@ def test_d3_tables_say_exactly_what_the_hand_built_records_hold(tmp_path: Path):
         "",
         "Best-of-n from the SFT model, same prompts, at its KL bound: n = 4: +0.80 at ≤ 0.91 nats.",
         "",
-        "```text", json.dumps(D3_METRICS), "```",
+        "```text",
+        json.dumps(D3_METRICS),
+        "```",
         "",
         "*Measured 2026-12-01 on Linux x86_64 (2 CPUs, load average 1.5 at the start; 300.2 s of "
         "wall time) by `uv run python -m snippets.x --d3`.*",
-    ]  # fmt: skip
+    ]
     assert regenerate.render_view("d3-rlvr", tmp_path, bench).splitlines() == [
         "pass@1 went from 22.3% to 61.7% (+39.3 points) after 150 s of GRPO (pretraining took 41 s).",
         "",
@@ -180,7 +212,7 @@ def test_d3_tables_say_exactly_what_the_hand_built_records_hold(tmp_path: Path):
         "",
         "*Measured 2026-12-01 on Linux x86_64 (2 CPUs, load average 1.5 at the start; 300.2 s of "
         "wall time) by `uv run python -m snippets.x --d3-rlvr`.*",
-    ]  # fmt: skip
+    ]
     assert regenerate.render_view("d3-seeds", tmp_path, bench).splitlines() == [
         "| method | target | gold gain (std), median [IQR] | KL (nats), median [IQR] | seeds meeting target |",
         "|---|---|---|---|---|",
@@ -193,7 +225,7 @@ def test_d3_tables_say_exactly_what_the_hand_built_records_hold(tmp_path: Path):
         "--lesson d3-grpo --lesson d3-rloo --lesson d3-dpo`; d2: seeds 0, 1, 2, run 2026-11-26 on "
         "Linux x86_64 (2 CPUs); d3-grpo, d3-rloo, d3-dpo: seeds 0, 1, 2, run 2026-12-01 on "
         "Linux x86_64 (2 CPUs).*",
-    ]  # fmt: skip
+    ]
 
 
 def test_render_all_skips_views_whose_runs_or_benchmark_entries_do_not_exist(tmp_path: Path):
@@ -211,10 +243,14 @@ def test_d3_frontier_is_drawn_from_the_benchmark_only_once_d3_entries_exist(tmp_
     bench = write_d3_sources(tmp_path)
     results = json.loads(bench.read_text())
     for run in results["lessons"]["d3-grpo"]["runs"]:
-        run["metrics"] |= {"trace_grpo": [[0.0, 0.0], [2.0, 0.6], [4.0, 1.1]],
-                           "trace_dpo": [[0.0, 0.0], [0.5, 0.3]],
-                           "best_of_n": [{"n": 1, "kl": 0.0, "gold_gain_std": 0.0},
-                                         {"n": 4, "kl": 0.9, "gold_gain_std": 0.8}]}  # fmt: skip
+        run["metrics"] |= {
+            "trace_grpo": [[0.0, 0.0], [2.0, 0.6], [4.0, 1.1]],
+            "trace_dpo": [[0.0, 0.0], [0.5, 0.3]],
+            "best_of_n": [
+                {"n": 1, "kl": 0.0, "gold_gain_std": 0.0},
+                {"n": 4, "kl": 0.9, "gold_gain_std": 0.8},
+            ],
+        }
     bench.write_text(json.dumps(results))
     assert regenerate.draw_benchmark_figures(tmp_path / "figures", bench) == ["d3_frontier.png"]
     assert (tmp_path / "figures" / "d3_frontier.png").stat().st_size > 10_000

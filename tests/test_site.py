@@ -110,9 +110,12 @@ def test_no_control_characters_in_pages_or_code() -> None:
     # A "\b" or "\t" typed into a Python string that writes Markdown turns "\bar\theta" into
     # a backspace and a tab, which KaTeX silently refuses to typeset.
     files = [*DOCS.rglob("*.md"), *DOCS.rglob("*.py"), *SNIPPETS.glob("*.py"), *TESTS.glob("*.py")]
-    bad = [f"{p.relative_to(ROOT)}:{n}" for p in files
-           for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-           if re.search(r"[\x00-\x08\x0b-\x1f]", line)]  # fmt: skip
+    bad = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in files
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"[\x00-\x08\x0b-\x1f]", line)
+    ]
     assert not bad, bad
 
 
@@ -232,9 +235,21 @@ def test_labs_offer_an_executed_page_and_a_notebook_download(built_site: Path) -
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=" ".join)
 def test_code_is_ruff_clean(command: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", *command, "snippets", "tests", "hooks", "docs/labs", "exercises"],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            *command,
+            "snippets",
+            "tests",
+            "hooks",
+            "docs/labs",
+            "exercises",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout
 
 
