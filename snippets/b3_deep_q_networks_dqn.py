@@ -423,14 +423,13 @@ def summary(per_seed: list[dict[str, Any]], config: DQNConfig, preset: str) -> d
     """The JSON line: a list over seeds, or the number itself when there is one seed."""
     keys = ("kept_mean_return", "final_mean_return", "seconds")
     kept, final, seconds = ([r[k] for r in per_seed] for k in keys)
-    one = len(per_seed) == 1
-    return {
-        "preset": preset, "timesteps": config.total_timesteps, "kept_agent": "best periodic-eval checkpoint",
-        "kept_mean_return": kept[0] if one else kept, "final_mean_return": final[0] if one else final,
-        "seeds_kept_at_least_475": sum(k >= curves.SOLVED_RETURN for k in kept),
-        "seeds_final_at_least_475": sum(f >= curves.SOLVED_RETURN for f in final),
-        "seconds_per_seed": seconds[0] if one else seconds, "per_seed": per_seed,
-    }  # fmt: skip
+    pick = (lambda xs: xs[0]) if len(per_seed) == 1 else (lambda xs: xs)
+    out = {"preset": preset, "timesteps": config.total_timesteps}
+    out |= {"kept_agent": "best periodic-eval checkpoint", "kept_mean_return": pick(kept)}
+    out["final_mean_return"] = pick(final)
+    out["seeds_kept_at_least_475"] = sum(k >= curves.SOLVED_RETURN for k in kept)
+    out["seeds_final_at_least_475"] = sum(f >= curves.SOLVED_RETURN for f in final)
+    return out | {"seconds_per_seed": pick(seconds), "per_seed": per_seed}
 
 
 def write_mean_curve(results: list[RunResult], path: str, label: str) -> str:
