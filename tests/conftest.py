@@ -275,6 +275,31 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(folder)
 
 
+def trl_grpo_trainer(model_dir: str, completions: int, **config: object) -> object:
+    """TRL's GRPOTrainer on the tiny model: ``completions`` per batch in groups of 4, float32 on
+    the CPU, no reward (the cross-checks feed ``_compute_loss`` their own batch)."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        args = GRPOConfig(
+            use_cpu=True,
+            bf16=False,
+            per_device_train_batch_size=completions,
+            num_generations=4,
+            report_to="none",
+            disable_tqdm=True,
+            **config,
+        )
+        return GRPOTrainer(
+            model=model_dir,
+            reward_funcs=lambda completions, **_: [0.0] * len(completions),
+            args=args,
+            train_dataset=Dataset.from_dict({"prompt": ["the movie was"] * completions}),
+        )
+
+
 def completion_logps(model: torch.nn.Module, ids: torch.Tensor, start: int) -> torch.Tensor:
     """log π of tokens ``ids[:, start:]``, each predicted from the tokens before it."""
     import torch

@@ -9,7 +9,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-from conftest import completion_logps, d2_tiny, flat_grad
+from conftest import completion_logps, d2_tiny, flat_grad, trl_grpo_trainer
 
 from snippets import common
 from snippets.d3_grpo_rloo_and_dpo import exact, losses, methods, rlvr
@@ -169,28 +169,14 @@ def test_on_sequences_only_summed_k1_as_a_reward_gives_the_reverse_kl_gradient()
 def test_our_grpo_loss_and_its_gradient_equal_trls(
     tiny_model_dir: str, how: str, correction: bool
 ) -> None:
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
-
-    warnings.filterwarnings("ignore")
-    args = GRPOConfig(
+    trainer = trl_grpo_trainer(
+        tiny_model_dir,
+        4,
         output_dir=os.path.join(tiny_model_dir, "grpo"),
-        use_cpu=True,
-        bf16=False,
-        per_device_train_batch_size=4,
-        num_generations=4,
         max_completion_length=6,
         beta=0.5,
         loss_type=how,
         use_bias_correction_kl=correction,
-        report_to="none",
-        disable_tqdm=True,
-    )
-    trainer = GRPOTrainer(
-        model=tiny_model_dir,
-        reward_funcs=lambda completions, **_: [0.0] * len(completions),
-        args=args,
-        train_dataset=Dataset.from_dict({"prompt": ["the movie was"] * 4}),
     )
     g = torch.Generator().manual_seed(1)
     vocab = trainer.model.config.vocab_size

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import types
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 import torch
-from conftest import completion_logps, flat_grad, run_main, torch_threads
+from conftest import completion_logps, flat_grad, run_main, torch_threads, trl_grpo_trainer
 
 from snippets import d2_rlhf_llm_with_pytorch as d2
 from snippets.d3_grpo_rloo_and_dpo import losses as d3_losses
@@ -387,30 +386,6 @@ TRL_SETTINGS = {  # our settings -> the GRPOConfig arguments that select the sam
 TRL_STATS = {"clip_low_frac": "clip_ratio/low_mean", "clip_high_frac": "clip_ratio/high_mean"}
 
 
-def _trl_trainer(model_dir: str, **config: object) -> object:
-    """TRL's GRPOTrainer for 8 completions in groups of 4, float32 on the CPU, warnings silenced."""
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        args = GRPOConfig(
-            use_cpu=True,
-            bf16=False,
-            per_device_train_batch_size=8,
-            num_generations=4,
-            report_to="none",
-            disable_tqdm=True,
-            **config,
-        )
-        return GRPOTrainer(
-            model=model_dir,
-            reward_funcs=lambda completions, **_: [0.0] * len(completions),
-            args=args,
-            train_dataset=Dataset.from_dict({"prompt": ["the movie was"] * 8}),
-        )
-
-
 def test_trls_defaults_are_the_ones_the_loss_variants_table_names(
     tiny_model_dir: str, tmp_path: str
 ) -> None:
@@ -423,7 +398,7 @@ def test_trls_defaults_are_the_ones_the_loss_variants_table_names(
     assert (defaults["epsilon"], defaults["epsilon_high"], defaults["beta"]) == (0.2, None, 0.0)
     assert defaults["scale_rewards"] == "group" and defaults["use_bias_correction_kl"] is True
     assert defaults["mask_truncated_completions"] is False
-    trainer = _trl_trainer(tiny_model_dir, output_dir=str(tmp_path), loss_type="cispo")
+    trainer = trl_grpo_trainer(tiny_model_dir, 8, output_dir=str(tmp_path), loss_type="cispo")
     assert trainer.epsilon_high == 0.2  # CISPO's cap, left unset: every weight capped at 0.2
 
 
@@ -467,7 +442,7 @@ def trl_comparison(b: dict, model_dir: str, out: str, variant: str, beta: float)
     ours_kw, theirs_kw = TRL_SETTINGS[variant]
     s = variants.LossSettings(variant, beta=beta, **ours_kw)
     config = {"output_dir": out, "max_completion_length": 6, "beta": beta, "epsilon": 0.2}
-    trainer = _trl_trainer(model_dir, **(config | theirs_kw))
+    trainer = trl_grpo_trainer(model_dir, 8, **(config | theirs_kw))
     model = trainer.model.eval()
     with torch.no_grad():
         for name, p in model.named_parameters():  # move the policy away from the reference
