@@ -178,7 +178,8 @@ def grpo_loss(
     Args:
         logprobs: log π_θ of each sampled token, ``(completions, tokens)``, with grad.
         old_logprobs: log π_old when the completions were sampled (no grad).
-        advantages: one per completion, ``(completions,)``; every token shares it.
+        advantages: one per completion, ``(completions,)``, which every token shares; or one
+            per token, ``(completions, tokens)`` (D5's per-turn credit).
         mask: 1 for completion tokens, 0 for padding.
         ref_logprobs: log π_ref of each token; needed only when ``beta > 0``.
         beta: weight of the KL penalty.
@@ -191,7 +192,7 @@ def grpo_loss(
         ``(loss, stats)`` with the clip fraction and the mean KL in ``stats``.
     """
     weights, denominator = token_weights(mask, how, max_len)
-    per_token_adv = advantages.unsqueeze(1).expand_as(logprobs)
+    per_token_adv = advantages if advantages.dim() == 2 else advantages[:, None].expand_as(logprobs)
     policy_mean, clip_fraction = c2.clipped_surrogate_loss(
         logprobs, old_logprobs, per_token_adv, clip_coef=epsilon, mask=weights
     )

@@ -191,11 +191,14 @@ def update(
     how: Recipe,
     rng: np.random.Generator,
     ref_lm=None,
+    weight: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Shape the rewards, compute advantages, and take ``epochs x minibatches`` optimiser steps.
 
     ``old_logps`` are computed once, before the first step; every later minibatch sees a
     policy that has already moved, so its ratio differs from 1 and the clip can bind.
+    ``weight`` (D6: the importance weight of a sampler that is not the trainer, per token or
+    per completion) multiplies each token's policy loss; None leaves it as it is.
 
     Returns:
         Entropy, length, truncation, the first (on-policy) loss and the mean clip fractions.
@@ -234,6 +237,7 @@ def update(
                 adv[rows],
                 mask[rows],
                 None if ref is None else ref[rows],
+                None if weight is None else weight[rows],
             )
             optimizer.zero_grad()
             loss.backward()
@@ -318,8 +322,11 @@ def no_signal_step(zero_std: list[float], share: float, window: int = 5) -> int 
 
 
 # --8<-- [start:run]
-def run(cfg: Config, seed: int) -> dict:
+def run(cfg: Config, seed: int, trainers: dict | None = None) -> dict:
     """Pretrain to the band, measure pass@k, train every asked-for variant from there, measure.
+
+    ``trainers`` maps a name to a function like :func:`train_arm` (D6 trains its own arms from
+    the same start); None trains each of ``cfg.variant`` with :func:`train_arm`.
 
     Returns:
         The pretraining checks, pass@k before, and per variant: its history, pass@k after,
@@ -338,10 +345,10 @@ def run(cfg: Config, seed: int) -> dict:
     before = rlvr.pass_at_k_curve(lm, tokenizer, eval_problems, cfg)
     start = {k: v.clone() for k, v in lm.state_dict().items()}
     arms = {}
-    for name in cfg.variant:
+    for name, train in (trainers or dict.fromkeys(cfg.variant, train_arm)).items():
         lm.load_state_dict(start)
         with common.Stopwatch() as clock:
-            history = train_arm(lm, tokenizer, name, cfg, seed, heldout)
+            history = train(lm, tokenizer, name, cfg, seed, heldout)
         after = rlvr.pass_at_k_curve(lm, tokenizer, eval_problems, cfg)
         arms[name] = {
             "history": history,

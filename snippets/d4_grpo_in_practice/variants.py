@@ -172,6 +172,7 @@ def variant_loss(
     advantages: torch.Tensor,
     mask: torch.Tensor,
     ref_logps: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of ``s.variant`` on a batch of completions, and its clip (and KL) statistics.
 
@@ -182,6 +183,9 @@ def variant_loss(
         advantages: one per completion, ``(completions,)``.
         mask: 1 for completion tokens, 0 for padding.
         ref_logps: log π_ref of each token; needed only when ``s.beta > 0``.
+        weight: an optional importance weight per token ``(completions, tokens)`` or per
+            completion ``(completions, 1)`` (D6's sampler correction), applied as TRL applies
+            it: to the policy term after the clip, before the KL term and the average.
 
     Returns:
         ``(loss, stats)``: ``stats`` holds ``clip_low_frac``, ``clip_high_frac`` and, when
@@ -198,6 +202,8 @@ def variant_loss(
     else:
         per_token = clipped_token_loss(ratio, adv, low=s.epsilon, high=s.high)
     stats = clip_fractions(ratio, adv, mask, s)
+    if weight is not None:  # TRL: per_token_loss * importance_sampling_ratio (use_vllm only)
+        per_token = per_token * weight.detach()
     if s.beta > 0.0:
         if ref_logps is None:
             raise ValueError("beta > 0 needs ref_logps")
