@@ -24,8 +24,10 @@ completions the correction masks (also for the arms that do not apply it).
 from __future__ import annotations
 
 import copy
+import os
 import sys
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -222,6 +224,25 @@ def run(cfg: Config, seed: int) -> dict:
     return d4.run(cfg, seed, trainers=dict.fromkeys(cfg.arm, train_arm))
 
 
+def _seeded_run(cfg: Config, seed: int) -> dict:
+    """One seed's run in a worker process (one torch thread, as in the parent)."""
+    torch.set_num_threads(1)
+    return run(cfg, seed) | {"seed": seed}
+
+
+def run_seeds(cfg: Config, seeds: list[int]) -> list[dict]:
+    """Every seed's run; several seeds share the CPU's cores, two processes at most.
+
+    The seeds are independent and each run seeds its own randomness, so a seed's numbers are
+    the same whichever process runs it and whatever runs beside it.
+    """
+    workers = min(2, len(seeds), os.cpu_count() or 1)
+    if workers == 1:
+        return [_seeded_run(cfg, seed) for seed in seeds]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_seeded_run, [cfg] * len(seeds), seeds))
+
+
 # --8<-- [end:train]
 
 
@@ -320,7 +341,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("argument --is-clip-min: must be below --is-clip-max")
     torch.set_num_threads(1)  # a 100k-parameter model: one thread is fastest
     seeds = list(range(args.seed, args.seed + cfg.seeds))
-    results = [run(cfg, seed) | {"seed": seed} for seed in seeds]
+    results = run_seeds(cfg, seeds)
     if args.plot:
         plot_curves(results, cfg, args.plot)
     return common.emit_metrics(headline(results, cfg) | {"seeds": seeds})
