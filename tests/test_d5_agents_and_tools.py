@@ -227,7 +227,7 @@ def test_demonstrations_are_imperfect_and_keep_the_environments_observation_ids(
     cfg = train.TrainConfig(demonstrations=300)
     demos = train.demonstrations(_env(tokenizer), cfg, np.random.default_rng(0))
     summary = train.summarize(demos)
-    assert 0.4 < summary["success"] < 0.65  # correct calls succeed, guesses fail
+    assert 0.2 < summary["success"] < 0.4  # correct calls (30 %) succeed, guesses fail
     assert 0.6 < summary["call_validity"] < 0.95  # the malformed calls are counted as calls
     assert summary["malformed_turns"] > 0.05
     demo = next(d for d in demos if d.kinds[0] == "call" and d.reward == 1.0)
@@ -242,15 +242,25 @@ def test_demonstrations_are_imperfect_and_keep_the_environments_observation_ids(
 
 
 def test_a_short_sft_on_demonstrations_makes_the_model_write_valid_calls(tokenizer) -> None:
-    """A random model never closes a call; 60 SFT steps are enough for the format."""
+    """A random model never closes a call; 60 SFT steps (and 10 annealing) on a mix heavy in
+    calls teach the format."""
     with torch_threads(1):
         _, lm = train.policy_tokenizer_model(0, CFG)
         rng = np.random.default_rng(0)
-        cfg = train.TrainConfig(demonstrations=400, sft_steps=60, sft_batch=16, sft_lr=1e-2)
+        cfg = train.TrainConfig(
+            demonstrations=400,
+            correct_share=0.6,
+            direct_share=0.2,
+            sft_steps=60,
+            sft_anneal_steps=10,
+            sft_batch=16,
+            sft_lr=1e-2,
+        )
         demos = train.demonstrations(_env(tokenizer), cfg, rng)
         losses = train.sft(lm, demos, tokenizer.pad_token_id, cfg, rng)
         envs = [_env(tokenizer) for _ in range(16)]
         after = train.summarize(rollout.rollout(lm, envs, list(range(100, 116))))
+    assert len(losses) == 60 + 10  # without a check: sft_steps, then the annealing steps
     assert losses[-1] < losses[0] / 2
     assert after["calls_per_task"] > 0.3 and after["call_validity"] > 0.3
 
@@ -350,6 +360,7 @@ def test_per_turn_credit_teaches_valid_calls_in_a_few_steps_and_spams_them() -> 
         hidden=64,
         sft_steps=60,
         sft_min_success=0.0,
+        sft_anneal_steps=0,
         sft_batch=16,
         sft_lr=1e-2,
         demonstrations=400,
@@ -380,6 +391,7 @@ def test_bad_settings_are_refused_with_one_line(assert_rejects) -> None:
     assert_rejects("d5_agents_and_tools", "--arm mask,mask")
     assert_rejects("d5_agents_and_tools", "--two-step-share 1.5")
     assert_rejects("d5_agents_and_tools", "--steps 0")
+    assert_rejects("d5_agents_and_tools", "--threads 0")
 
 
 # ---------------------------------------------------------------- the TRL bridge (trl_env.py)

@@ -18,6 +18,7 @@ from snippets.d5_agents_and_tools import experiment, report
 QUICK = {
     "sft_steps": 10,
     "sft_min_success": 0.0,
+    "sft_anneal_steps": 5,
     "demonstrations": 100,
     "steps": 1,
     "eval_tasks": 8,
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg, args = common.parse_config(parser, argv)
     if len(set(cfg.arm)) < len(cfg.arm):
         parser.error("argument --arm: an arm is named twice")
-    torch.set_num_threads(1)  # a tiny model: one thread is fastest
+    torch.set_num_threads(cfg.threads)
     result = experiment.run(cfg, args.seed)
     if args.plot:
         report.plot_history(result, args.plot, f"seed {args.seed}")

@@ -41,13 +41,14 @@ from snippets.d5_agents_and_tools.rollout import (
 class TrainConfig:
     """Settings of the demonstrations, the SFT and one GRPO step."""
 
-    correct_share: common.Prob = 0.5  # demonstrations that call the tool correctly
-    direct_share: common.Prob = 0.3  # ... that answer at once (a guess); the rest are malformed
+    correct_share: common.Prob = 0.3  # demonstrations that call the tool correctly
+    direct_share: common.Prob = 0.5  # ... that answer at once (a guess); the rest are malformed
     demonstrations: common.PosInt = 2000  # scripted episodes for SFT
     sft_steps: common.PosInt = 1000  # SFT steps, at least ...
     sft_min_success: common.Prob = 0.1  # ... then on until held-out success reaches this ...
     sft_check_every: common.PosInt = 250  # ... checked every this many steps ...
-    sft_max_steps: common.PosInt = 3000  # ... but never more steps than this
+    sft_max_steps: common.PosInt = 3000  # ... but never more steps than this ...
+    sft_anneal_steps: common.NonNegInt = 500  # ... then this many more, the rate falling to 0
     sft_batch: common.PosInt = 32  # episodes per SFT step
     sft_lr: common.PosFloat = 3e-3  # AdamW learning rate of the SFT
     group_size: common.PosInt = 8  # G: episodes per task in GRPO
@@ -155,30 +156,49 @@ def sft(
     answers appears abruptly, after a number of steps that depends on the seed; so, given a
     ``success`` check (held-out success of the model as it is), the SFT goes on past
     ``sft_steps`` until that success reaches ``sft_min_success`` (D3's band rule, one-sided).
+    Then ``sft_anneal_steps`` more steps lower the learning rate linearly to zero, so the SFT
+    ends on a settled model, not in the middle of large steps.
 
     Returns:
         The loss of every step.
     """
     optimizer = torch.optim.AdamW(lm.parameters(), lr=cfg.sft_lr, weight_decay=0.0)
     lm.train()
-    history = []
+    history: list[float] = []
     steps = max(cfg.sft_steps, cfg.sft_max_steps if success else 0)
     for _ in common.progress(range(steps), desc="SFT on demonstrations"):
-        rows = rng.integers(0, len(demos), size=cfg.sft_batch)
-        batch = collate([demos[i] for i in rows], pad_id)
-        logprobs = token_logprobs(lm, batch)
-        mask = batch.action_mask.float()
-        loss = -(logprobs * mask).sum() / mask.sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
+        history.append(_sft_step(lm, optimizer, demos, pad_id, cfg, rng))
         past = len(history) - cfg.sft_steps
         if past >= 0 and past % cfg.sft_check_every == 0:
             if success is None or _checked(lm, success) >= cfg.sft_min_success:
                 break
+    # Copying has appeared; now let the rate fall to zero.
+    schedule = torch.linspace(cfg.sft_lr, 0.0, cfg.sft_anneal_steps + 1)[:-1].tolist()
+    for lr in common.progress(schedule, desc="SFT, annealing"):
+        optimizer.param_groups[0]["lr"] = lr
+        history.append(_sft_step(lm, optimizer, demos, pad_id, cfg, rng))
     lm.eval()
     return history
+
+
+def _sft_step(
+    lm: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    demos: list[Trajectory],
+    pad_id: int,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+) -> float:
+    """One SFT step on a batch of demonstrations drawn with replacement; returns its loss."""
+    rows = rng.integers(0, len(demos), size=cfg.sft_batch)
+    batch = collate([demos[i] for i in rows], pad_id)
+    logprobs = token_logprobs(lm, batch)
+    mask = batch.action_mask.float()
+    loss = -(logprobs * mask).sum() / mask.sum()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 def _checked(lm: nn.Module, success: Callable[[], float]) -> float:

@@ -126,7 +126,12 @@ def _seed_rows(entries: tuple[tuple[str, dict], ...]) -> str:
         ]
         for seed, (held, m) in sorted(runs.items())
     ]
-    header = ["seed", "SFT steps", "SFT success", *(f"{a}: gain (points)" for a in D5_ARMS)]
+    header = [
+        "seed",
+        "SFT steps (annealing included)",
+        "SFT success",
+        *(f"{a}: gain (points)" for a in D5_ARMS),
+    ]
     return table(header, rows)
 
 
