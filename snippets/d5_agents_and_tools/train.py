@@ -172,7 +172,7 @@ def sft(
         if past >= 0 and past % cfg.sft_check_every == 0:
             if success is None or _checked(lm, success) >= cfg.sft_min_success:
                 break
-    # Copying has appeared; now let the rate fall to zero.
+    # Copying has appeared (or the cap was reached): now let the rate fall to zero.
     schedule = torch.linspace(cfg.sft_lr, 0.0, cfg.sft_anneal_steps + 1)[:-1].tolist()
     for lr in common.progress(schedule, desc="SFT, annealing"):
         optimizer.param_groups[0]["lr"] = lr
